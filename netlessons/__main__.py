@@ -1,0 +1,3 @@
+from netlessons.cli import main
+
+main()

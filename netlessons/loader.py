@@ -1,0 +1,261 @@
+"""Lesson files (TOML) → validated Lesson data. Every problem is named with file, field and line."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+from netlessons import params as param_types
+from netlessons.errors import LessonFileError, LessonFileErrors, ParameterError
+from netlessons.lesson import Expectation, Lesson, Parameter, StepSpec
+
+FLAVORS = ("brctl", "iproute2")
+_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes"}
+PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
+STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout"}
+EXPECT_KEYS = {"status", "output", "state", "wait"}
+# Each state check is a table with exactly one subject key; the others refine it.
+STATE_KEYS = {
+    "netns": {"absent"},
+    "link": {"in", "absent", "up", "operstate", "master", "kind", "address", "mtu"},
+    "bridge": {"in", "ports"},
+    "route": {"in", "dev", "via", "absent"},
+    "sysctl": {"in", "value"},
+}
+
+
+class _Source:
+    """Finds the line of a field in the raw text, since the TOML parser keeps no positions."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = str(path)
+        self.lines = text.splitlines()
+
+    def _find(self, pattern: str, start: int = 0) -> int | None:
+        rx = re.compile(pattern)
+        for number in range(start, len(self.lines)):
+            if rx.search(self.lines[number]):
+                return number + 1
+        return None
+
+    def table_line(self, table: str, index: int) -> int | None:
+        """Line of the index-th `[[table]]` header."""
+        start, found = 0, None
+        for _ in range(index + 1):
+            found = self._find(rf"^\s*\[\[\s*{re.escape(table)}\s*\]\]", start)
+            if found is None:
+                return None
+            start = found
+        return found
+
+    def key_line(self, key: str, after: int | None = None) -> int | None:
+        return self._find(rf"^\s*{re.escape(key)}\s*=|^\s*\[\s*{re.escape(key)}\s*\]", (after or 1) - 1) or after
+
+    def error(self, message: str, field: str = "", line: int | None = None) -> LessonFileError:
+        return LessonFileError(message, path=self.path, field=field, line=line)
+
+
+def _check_keys(src: _Source, table: dict, allowed: set[str], where: str, line: int | None,
+                errors: list[LessonFileError]) -> None:
+    for key in table:
+        if key not in allowed:
+            errors.append(src.error(f"unknown key {key!r}; allowed: {', '.join(sorted(allowed))}",
+                                    f"{where}.{key}" if where else key, src.key_line(key, line)))
+
+
+def _text(src: _Source, table: dict, key: str, where: str, line: int | None, errors: list,
+          required: bool = True, default: str = "") -> str:
+    if key not in table:
+        if required:
+            errors.append(src.error(f"required field {key!r} is missing", f"{where}.{key}" if where else key, line))
+        return default
+    value = table[key]
+    if not isinstance(value, str) or (required and not value.strip()):
+        errors.append(src.error(f"{key!r} must be a non-empty string", f"{where}.{key}" if where else key,
+                                src.key_line(key, line)))
+        return default
+    return value
+
+
+def _string_list(src: _Source, table: dict, key: str, where: str, line: int | None, errors: list) -> tuple:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.append(src.error(f"{key!r} must be a list of strings", f"{where}.{key}" if where else key,
+                                src.key_line(key, line)))
+        return ()
+    return tuple(value)
+
+
+def _parameter(src: _Source, name: str, table: Any, errors: list) -> Parameter | None:
+    where = f"params.{name}"
+    line = src.key_line(f"params.{name}") or src.key_line(name)
+    if not isinstance(table, dict):
+        errors.append(src.error("a parameter is a table with type and default", where, line))
+        return None
+    _check_keys(src, table, PARAM_KEYS, where, line, errors)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        errors.append(src.error("parameter names are lower-case letters, digits and '_'", where, line))
+    kind = table.get("type")
+    if kind not in param_types.TYPES:
+        errors.append(src.error(f"unknown type {kind!r}; one of {', '.join(param_types.TYPES)}",
+                                f"{where}.type", src.key_line("type", line)))
+        return None
+    if "default" not in table:
+        errors.append(src.error("required field 'default' is missing", f"{where}.default", line))
+        return None
+    choices = table.get("choices", [])
+    if kind == "choice" and (not isinstance(choices, list) or not choices
+                             or not all(isinstance(c, str) for c in choices)):
+        errors.append(src.error("a choice parameter needs a list of strings in 'choices'", f"{where}.choices", line))
+        return None
+    for bound in ("min", "max"):
+        if bound in table and (not isinstance(table[bound], int) or isinstance(table[bound], bool)):
+            errors.append(src.error(f"{bound!r} must be a whole number", f"{where}.{bound}", line))
+            return None
+    p = Parameter(name=name, type=kind, default=table["default"], help=str(table.get("help", "")),
+                  min=table.get("min"), max=table.get("max"), choices=tuple(choices))
+    try:
+        p = Parameter(**{**p.__dict__, "default": param_types.convert(p, p.default)})
+    except ParameterError as e:
+        errors.append(src.error(f"default breaks its own rule: {e.message}", f"{where}.default",
+                                src.key_line("default", line)))
+        return None
+    return p
+
+
+def _state_check(src: _Source, check: Any, where: str, line: int | None, errors: list) -> dict | None:
+    if not isinstance(check, dict):
+        errors.append(src.error("a state check is a table, e.g. { link = \"veth1\", up = true }", where, line))
+        return None
+    subjects = [k for k in check if k in STATE_KEYS]
+    if len(subjects) != 1:
+        errors.append(src.error(f"a state check names exactly one of {', '.join(STATE_KEYS)}", where, line))
+        return None
+    allowed = STATE_KEYS[subjects[0]] | {subjects[0]}
+    _check_keys(src, check, allowed, where, line, errors)
+    return check
+
+
+def _expectation(src: _Source, table: Any, where: str, line: int | None, errors: list) -> Expectation:
+    if not isinstance(table, dict):
+        errors.append(src.error("'expect' must be a table", where, line))
+        return Expectation()
+    _check_keys(src, table, EXPECT_KEYS, where, line, errors)
+    status = table.get("status", 0)
+    if not (status == "failure" or (isinstance(status, int) and not isinstance(status, bool) and 0 <= status < 256)):
+        errors.append(src.error("'status' is an exit code 0-255 or \"failure\" (any non-zero code)",
+                                f"{where}.status", src.key_line("status", line)))
+        status = 0
+    output = _string_list(src, table, "output", where, line, errors)
+    state_list = table.get("state", [])
+    if not isinstance(state_list, list):
+        errors.append(src.error("'state' must be a list of checks", f"{where}.state", line))
+        state_list = []
+    state = tuple(c for i, c in enumerate(state_list)
+                  if _state_check(src, c, f"{where}.state[{i}]", src.key_line("state", line), errors) is not None)
+    wait = table.get("wait", 3.0)
+    if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 60:
+        errors.append(src.error("'wait' is a number of seconds from 0 to 60", f"{where}.wait", line))
+        wait = 3.0
+    return Expectation(status=status, output=output, state=state, wait=float(wait))
+
+
+def _steps(src: _Source, data: dict, table: str, errors: list, required: bool) -> tuple[StepSpec, ...]:
+    raw = data.get(table, [])
+    if not isinstance(raw, list) or not all(isinstance(s, dict) for s in raw):
+        errors.append(src.error(f"{table!r} must be written as [[{table}]] tables", table, src.key_line(table)))
+        return ()
+    if required and not raw:
+        errors.append(src.error("a lesson needs at least one [[steps]] table", table))
+    specs = []
+    for index, step in enumerate(raw):
+        line = src.table_line(table, index)
+        where = f"{table}[{index}]"
+        if isinstance(step.get("id"), str):
+            where = f"{table}[{index}] {step['id']!r}"
+        _check_keys(src, step, STEP_KEYS, where, line, errors)
+        step_id = _text(src, step, "id", where, line, errors)
+        if step_id and not _ID.fullmatch(step_id):
+            errors.append(src.error("a step id is lower-case letters, digits and '-'", f"{where}.id", line))
+        timeout = step.get("timeout", 30.0)
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 600:
+            errors.append(src.error("'timeout' is a number of seconds from 0 to 600", f"{where}.timeout", line))
+            timeout = 30.0
+        specs.append(StepSpec(
+            id=step_id,
+            title=_text(src, step, "title", where, line, errors),
+            explain=_text(src, step, "explain", where, line, errors),
+            run=_text(src, step, "run", where, line, errors),
+            expect=_expectation(src, step.get("expect", {}), f"{where}.expect", line, errors),
+            foreach=_text(src, step, "foreach", where, line, errors, required=False),
+            erratum=_text(src, step, "erratum", where, line, errors, required=False),
+            timeout=float(timeout),
+            line=line,
+        ))
+    return tuple(specs)
+
+
+def parse_lesson(path: Path) -> Lesson:
+    """Read and validate one lesson file. Raises LessonFileErrors listing every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise LessonFileErrors([LessonFileError(f"cannot read the file: {e}", path=str(path))]) from None
+    src = _Source(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None) or _line_from_message(str(e))
+        raise LessonFileErrors([src.error(f"not valid TOML: {e.args[0] if e.args else e}", line=line)]) from None
+
+    errors: list[LessonFileError] = []
+    _check_keys(src, data, LESSON_KEYS, "", None, errors)
+    lesson_id = _text(src, data, "id", "", None, errors)
+    if lesson_id and not _ID.fullmatch(lesson_id):
+        errors.append(src.error("a lesson id is lower-case letters, digits and '-'", "id", src.key_line("id")))
+    if lesson_id and lesson_id != path.stem:
+        errors.append(src.error(f"the id {lesson_id!r} must match the file name {path.stem!r}", "id",
+                                src.key_line("id")))
+    raw_params = data.get("params", {})
+    parameters: list[Parameter] = []
+    if not isinstance(raw_params, dict):
+        errors.append(src.error("'params' must be a table of parameters", "params", src.key_line("params")))
+    else:
+        for name, table in raw_params.items():
+            p = _parameter(src, name, table, errors)
+            if p:
+                parameters.append(p)
+    flavors = _string_list(src, data, "flavors", "", None, errors)
+    for flavor in flavors:
+        if flavor not in FLAVORS:
+            errors.append(src.error(f"unknown flavor {flavor!r}; one of {', '.join(FLAVORS)}", "flavors",
+                                    src.key_line("flavors")))
+    steps = _steps(src, data, "steps", errors, required=True)
+    cleanup = _steps(src, data, "cleanup", errors, required=False)
+    seen: set[str] = set()
+    for spec in steps + cleanup:
+        if spec.id in seen:
+            errors.append(src.error(f"step id {spec.id!r} is used twice", "steps", spec.line))
+        seen.add(spec.id)
+    if errors:
+        raise LessonFileErrors(errors)
+    return Lesson(
+        id=lesson_id, title=data["title"], summary=data["summary"], path=path,
+        prerequisites=_string_list(src, data, "prerequisites", "", None, errors),
+        parameters=tuple(parameters), steps=steps, cleanup=cleanup, flavors=flavors,
+        kubernetes=str(data.get("kubernetes", "")),
+    )
+
+
+def _line_from_message(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
