@@ -62,3 +62,7 @@ class HostClash(EnvironmentProblem):
 
 class SandboxDied(EnvironmentProblem):
     """The lab's shell ended unexpectedly."""
+
+    def __init__(self, message: str, *, status: int | None = None, stderr: str = "") -> None:
+        super().__init__(message)
+        self.status, self.stderr = status, stderr

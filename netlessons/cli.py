@@ -1,0 +1,210 @@
+"""The command line. It parses, calls the library, and is the only place that turns errors into messages.
+
+Exit codes: 0 passed, 1 a check failed, 2 bad input (unknown lesson, bad parameter, broken lesson file),
+3 environment problem (missing tool, no user namespaces, not root for --host), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Callable, List, Optional
+
+import typer
+
+from netlessons import errors
+
+EXIT_CODES = """Exit codes: 0 passed · 1 a check failed · 2 bad input (unknown lesson, bad parameter, broken lesson
+file) · 3 environment problem (missing tool, no user namespaces, not root for --host) · 130 interrupted."""
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="Runnable, checked lessons on Linux container networking: namespaces, veth pairs, bridges.\n\n"
+         + EXIT_CODES,
+)
+
+SetOption = typer.Option(None, "--set", metavar="NAME=VALUE", help="Set a lesson parameter (repeatable).")
+FlavorOption = typer.Option(None, "--flavor", help="brctl (the post's) or iproute2, for lessons with bridges.")
+DirsOption = typer.Option(None, "--lessons-dir", help="Also look for lessons here, before the built-in ones "
+                                                      "(repeatable; NETLESSONS_PATH works too).")
+
+
+def _fail(message: str, hint: str = "") -> None:
+    typer.echo(f"netlessons: error: {message}", err=True)
+    if hint:
+        typer.echo(f"  {hint}", err=True)
+
+
+def handles_errors(command: Callable) -> Callable:
+    """Every user-facing error becomes one readable message and its exit code; never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except errors.LessonFileErrors as e:
+            for error in e.errors:
+                _fail(error.message, error.hint)
+            raise typer.Exit(errors.EXIT_BAD_INPUT) from None
+        except errors.NetlessonsError as e:
+            _fail(e.message, e.hint)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(errors.EXIT_INTERRUPTED) from None
+
+    return wrapper
+
+
+def _catalog(dirs: Optional[List[Path]]):
+    from netlessons.catalog import Catalog
+
+    return Catalog.default(list(dirs or []))
+
+
+def _render(lesson_id: str, sets: Optional[List[str]], flavor: Optional[str], dirs: Optional[List[Path]]):
+    from netlessons.params import parse_assignments
+    from netlessons.render import render_lesson
+
+    catalog = _catalog(dirs)
+    return render_lesson(catalog, catalog.get(lesson_id), parse_assignments(list(sets or [])), flavor)
+
+
+@app.command("list")
+@handles_errors
+def list_lessons(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """List the lessons: id, title, number of steps, and the tools they need."""
+    from netlessons.params import rule_of
+    from netlessons.render import render_lesson
+    from netlessons.runner import TOOL_PACKAGES
+
+    catalog = _catalog(dirs)
+    rows = []
+    for lesson in catalog.all():
+        rendered = render_lesson(catalog, lesson)
+        rows.append({
+            "id": lesson.id, "title": lesson.title, "summary": " ".join(lesson.summary.split()),
+            "steps": sum(1 for s in rendered.steps if s.lesson == lesson.id) + len(rendered.cleanup),
+            "prerequisites": list(lesson.prerequisites), "flavors": list(lesson.flavors),
+            "needs": rendered.needs, "packages": sorted({TOOL_PACKAGES.get(t, t) for t in rendered.needs}),
+            "parameters": [{"name": p.name, "type": p.type, "default": rendered.values[p.name], "rule": rule_of(p),
+                            "help": p.help} for p in rendered.parameters],
+            "file": str(lesson.path),
+        })
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    width = max([len(r["id"]) for r in rows] + [6])
+    typer.echo(f"{'LESSON':<{width}}  STEPS  NEEDS            TITLE")
+    for r in rows:
+        typer.echo(f"{r['id']:<{width}}  {r['steps']:>5}  {', '.join(r['needs']):<15}  {r['title']}")
+
+
+@app.command("print")
+@handles_errors
+def print_script(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    sudo: bool = typer.Option(False, "--sudo", help="Prefix every command with sudo, as the post does."),
+    no_cleanup: bool = typer.Option(False, "--no-cleanup", help="Leave the clean-up commands out."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """Print the lesson as a bash script you can read and run."""
+    from netlessons.script import render_script
+
+    typer.echo(render_script(_render(lesson, sets, flavor, dirs), sudo=sudo, cleanup=not no_cleanup), nl=False)
+
+
+@app.command("explain")
+@handles_errors
+def explain(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """Explain the lesson step by step: title, command, why, and what you should see."""
+    from netlessons.explain import render_explanation
+
+    typer.echo(render_explanation(_render(lesson, sets, flavor, dirs)), nl=False)
+
+
+@app.command("run", help="Run the lesson and check every step. By default it runs in a throwaway sandbox "
+                         "(new network, mount and PID namespaces; no root needed) that vanishes afterwards.\n\n"
+                         + EXIT_CODES)
+@handles_errors
+def run(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    host: bool = typer.Option(False, "--host", help="Build the lab on this machine's own network (needs root)."),
+    keep: bool = typer.Option(False, "--keep", help="With --host: leave the lab up; remove it with `cleanup`."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON report instead of the live view."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write a JUnit XML report to this file."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each step's output."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    from netlessons import report as reporting
+    from netlessons.runner import Runner
+
+    if keep and not host:
+        raise errors.ParameterError("--keep needs --host: a sandbox always vanishes when the run ends")
+    rendered = _render(lesson, sets, flavor, dirs)
+    view = None if as_json else reporting.LiveView(verbose=verbose)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        result = Runner(rendered, host=host, keep=keep, listener=view).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if view:
+        view.finished(result)
+    else:
+        typer.echo(reporting.to_json(result), nl=False)
+    if junit:
+        junit.write_bytes(reporting.to_junit(result))
+    if result.interrupted:
+        raise typer.Exit(errors.EXIT_INTERRUPTED)
+    raise typer.Exit(errors.EXIT_OK if result.passed else errors.EXIT_CHECK_FAILED)
+
+
+def _raise_interrupt(signum, frame):  # SIGTERM gets the same clean-up as Ctrl-C
+    raise KeyboardInterrupt
+
+
+@app.command("cleanup")
+@handles_errors
+def cleanup() -> None:
+    """Remove what a kept, killed or interrupted host-mode run left, using its ledger alone."""
+    from netlessons.runner import cleanup_all
+
+    done = cleanup_all()
+    if not done:
+        typer.echo("nothing to clean up")
+        return
+    for ledger, lines in done:
+        typer.echo(f"{ledger}: " + (", ".join(lines) if lines else "its objects were already gone"))
+
+
+@app.command("validate")
+@handles_errors
+def validate(paths: List[Path] = typer.Argument(..., help="Lesson files or folders of them.")) -> None:
+    """Check lesson files without running anything: structure, references, templates and parameter values."""
+    from netlessons.validate import validate_paths
+
+    problems, checked = validate_paths(paths)
+    for path in checked:
+        if not any(e.path == str(path) for e in problems):
+            typer.echo(f"ok: {path}")
+    if problems:
+        raise errors.LessonFileErrors(problems)
+
+
+def main() -> None:
+    app(prog_name="netlessons")

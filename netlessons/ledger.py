@@ -1,0 +1,132 @@
+"""Host mode's write-ahead ownership ledger, and the clean-up that removes what it lists and nothing else.
+
+Before a step runs, every object it will create is appended to the ledger and flushed to disk. So after a
+crash, `kill -9` or Ctrl-C, the ledger names everything this run may have made; clean-up deletes exactly
+those objects (links before the namespaces they may sit in, bridges set down first), treats "already gone"
+as success, and waits until the kernel has really removed them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from netlessons.errors import EnvironmentProblem
+from netlessons.lesson import Owned
+from netlessons.shell import CommandResult
+
+Run = Callable[[str], CommandResult]
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("NETLESSONS_STATE_DIR", "/run/netlessons"))
+
+
+@dataclass
+class Ledger:
+    path: Path
+
+    @classmethod
+    def create(cls, lesson_id: str) -> "Ledger":
+        folder = state_dir()
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = folder / f"{lesson_id}-{os.getpid()}-{int(time.time())}.jsonl"
+            ledger = cls(path)
+            ledger._append({"run": lesson_id, "pid": os.getpid(), "started": time.time()})
+        except OSError as e:
+            raise EnvironmentProblem(f"cannot write the ownership ledger in {folder}: {e.strerror}",
+                                     hint="host mode records what it creates there before creating it; "
+                                          "set NETLESSONS_STATE_DIR to a writable folder") from None
+        return ledger
+
+    @staticmethod
+    def all() -> list["Ledger"]:
+        folder = state_dir()
+        return [Ledger(p) for p in sorted(folder.glob("*.jsonl"))] if folder.is_dir() else []
+
+    def _append(self, record: dict) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def record(self, objects: Iterable[Owned]) -> None:
+        """Write-ahead: called before the command that creates these objects runs."""
+        try:
+            for o in objects:
+                self._append({"kind": o.kind, "name": o.name, "netns": o.netns})
+        except OSError as e:
+            raise EnvironmentProblem(f"cannot write the ownership ledger {self.path}: {e.strerror}") from None
+
+    def objects(self) -> list[Owned]:
+        found: list[Owned] = []
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash mid-write
+            if "kind" in record:
+                owned = Owned(record["kind"], record["name"], record.get("netns", ""))
+                if owned not in found:
+                    found.append(owned)
+        return found
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _exists_link(run: Run, name: str, netns: str = "") -> bool:
+    where = f"ip -n {_q(netns)} " if netns else "ip "
+    return run(f"{where}link show dev {_q(name)}").status == 0
+
+
+def _netns_names(run: Run) -> set[str]:
+    result = run("ip -j netns list")
+    if result.status != 0 or not result.stdout.strip():
+        return set()
+    return {item.get("name") for item in json.loads(result.stdout)}
+
+
+def _q(text: str) -> str:
+    import shlex
+    return shlex.quote(text)
+
+
+def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
+    """Remove the ledger's objects; return what was done, one line each. The ledger goes last."""
+    objects = ledger.objects()
+    links = [o for o in reversed(objects) if o.kind == "link"]
+    namespaces = [o.name for o in reversed(objects) if o.kind == "netns"]
+    done: list[str] = []
+    present_ns = _netns_names(run)
+    ours = [ns for ns in namespaces if ns in present_ns]
+    for link in links:
+        for where in dict.fromkeys([link.netns, "", *ours]):
+            if where and where not in present_ns:
+                continue
+            if _exists_link(run, link.name, where):
+                prefix = f"ip -n {_q(where)} " if where else "ip "
+                run(f"{prefix}link set dev {_q(link.name)} down")
+                result = run(f"{prefix}link del dev {_q(link.name)}")
+                if result.status == 0:
+                    done.append(f"deleted link {link.name}" + (f" in {where}" if where else ""))
+                break
+    for ns in ours:
+        if run(f"ip netns del {_q(ns)}").status == 0:
+            done.append(f"deleted namespace {ns}")
+    # The kernel tears down a deleted namespace's interfaces (and their veth peers here) asynchronously.
+    deadline = time.monotonic() + wait
+    for link in links:
+        while _exists_link(run, link.name) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    ledger.remove()
+    return done

@@ -1,0 +1,60 @@
+"""Rendered steps → a bash script that a person can read and run."""
+
+from __future__ import annotations
+
+import textwrap
+
+from netlessons import __version__
+from netlessons.lesson import Step
+from netlessons.render import RenderedLesson
+
+
+def _comment(text: str, width: int = 100) -> list[str]:
+    return [f"# {line}" if line else "#" for line in textwrap.wrap(" ".join(text.split()), width - 2)]
+
+
+def _command(step: Step, sudo: bool) -> list[str]:
+    command = f"sudo {step.command}" if sudo else step.command
+    if step.expect.status == "failure" or step.expect.status != 0:
+        # Strict mode stops at the first failing command; this one is meant to fail, so let it through.
+        return [f"{command} || echo \"(failed, as this step expects)\""]
+    return [command]
+
+
+def _section(title: str, steps: list[Step], sudo: bool) -> list[str]:
+    lines = ["", f"# === {title} ==="]
+    previous: Step | None = None
+    for step in steps:
+        new_group = previous is None or step.group != previous.group
+        if new_group:
+            lines.append("")
+        if previous is None or step.title != previous.title:
+            lines.append(f"# {step.title}")
+        if new_group and step.erratum:
+            lines += _comment("Erratum: " + step.erratum)
+        lines += _command(step, sudo)
+        previous = step
+    return lines
+
+
+def render_script(rendered: RenderedLesson, *, sudo: bool = False, cleanup: bool = True) -> str:
+    lesson = rendered.lesson
+    lines = ["#!/usr/bin/env bash", f"# {lesson.id}: {lesson.title}"]
+    lines += _comment(lesson.summary)
+    lines += [
+        f"# Printed by netlessons {__version__}"
+        + (f" (flavor {rendered.flavor})." if rendered.flavor else "."),
+        "# It changes this machine's network: run it as root" + (" (it uses sudo)" if sudo else "")
+        + ", or inside a throwaway sandbox:",
+        "#   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null"
+        " || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'",
+        "set -euo pipefail",
+    ]
+    for prerequisite in rendered.prerequisites:
+        steps = [s for s in rendered.steps if s.lesson == prerequisite.id]
+        lines += _section(f"Builds on {prerequisite.id}: {prerequisite.title}", steps, sudo)
+    own = [s for s in rendered.steps if s.lesson == lesson.id]
+    lines += _section(lesson.title, own, sudo)
+    if cleanup and rendered.cleanup:
+        lines += _section("Clean-up", list(rendered.cleanup), sudo)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,153 @@
+"""The one place that starts processes.
+
+`LabShell` keeps one bash alive for a whole run and feeds it one command at a time, each followed by a
+salted end marker on stdout (carrying the exit status) and on stderr, so every command's output and status
+stay apart without starting a new shell per command (the idea comes from prysk).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import secrets
+import signal
+import time
+from dataclasses import dataclass
+
+from netlessons.errors import SandboxDied
+
+# Ordinary users on Debian have no /usr/sbin in PATH, where ip, brctl and sysctl live.
+SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def lab_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    path = env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(path + [d for d in SBIN if d not in path])
+    env["LC_ALL"] = "C"  # the outputs we check are the C locale's
+    return env
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    status: int
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr, as the checks read it."""
+        return self.stdout + self.stderr
+
+
+class LabShell:
+    def __init__(self, prefix: list[str], setup: str = "") -> None:
+        import sh  # deferred: only commands that run something pay for its import
+
+        self._events: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._stdin: queue.Queue[str | None] = queue.Queue()
+        self._stderr_tail: list[str] = []
+        argv = [*prefix, "bash", "--noprofile", "--norc"]
+        command = sh.Command(argv[0]).bake(*argv[1:])
+        self._process = command(
+            _in=self._stdin, _out=lambda line: self._events.put(("out", line)),
+            _err=lambda line: self._events.put(("err", line)), _bg=True, _bg_exc=False,
+            _tty_out=False, _in_bufsize=0, _new_session=True, _env=lab_environment())
+        if setup:
+            result = self.run(setup, timeout=20)
+            if result.status != 0:
+                self.close()
+                raise SandboxDied(f"setup failed ({result.status}): {result.stderr.strip()}",
+                                  status=result.status, stderr=result.stderr)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def alive(self) -> bool:
+        return self._process.is_alive()
+
+    def exit_code(self) -> int | None:
+        try:
+            return self._process.exit_code if not self.alive() else None
+        except Exception:  # sh raises its own error classes for non-zero codes
+            return getattr(self._process, "exit_code", None)
+
+    def run(self, command: str, timeout: float = 30.0) -> CommandResult:
+        salt = "NL" + secrets.token_hex(8)
+        self._stdin.put(f"{{ {command}\n}} </dev/null\nprintf '%s %d\\n' {salt} $?\nprintf '%s\\n' {salt} >&2\n")
+        out: list[str] = []
+        err: list[str] = []
+        status: int | None = None
+        err_done = False
+        start = time.perf_counter()
+        deadline = start + timeout
+        while status is None or not err_done:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                self.kill()
+                return CommandResult(command, 124, "".join(out), "".join(err), time.perf_counter() - start, True)
+            try:
+                stream, chunk = self._events.get(timeout=min(remaining, 0.25))
+            except queue.Empty:
+                if not self.alive():
+                    code, text = self.exit_code(), "".join(err)
+                    raise SandboxDied("the lab's shell ended unexpectedly: " + (text.strip() or f"exit status {code}"),
+                                      status=code, stderr=text) from None
+                continue
+            position = chunk.find(salt)
+            if position < 0:
+                (out if stream == "out" else err).append(chunk)
+                continue
+            (out if stream == "out" else err).append(chunk[:position])
+            if stream == "out":
+                status = int(chunk[position + len(salt):].split()[0])
+            else:
+                err_done = True
+        return CommandResult(command, status, "".join(out), "".join(err), time.perf_counter() - start)
+
+    def kill(self) -> None:
+        """End the shell and everything it started (its own session)."""
+        if self.alive():
+            try:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self._process.wait()
+        except Exception:  # a killed process reports a non-zero code through sh's exceptions
+            pass
+
+    def close(self) -> None:
+        if self.alive():
+            self._stdin.put(None)
+            try:
+                self._process.wait(timeout=5)
+            except Exception:
+                pass
+        self.kill()
+
+    def __enter__(self) -> "LabShell":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_once(argv: list[str], timeout: float = 10.0) -> CommandResult:
+    """One short command outside any lab, e.g. for the doctor. Never raises for a non-zero exit."""
+    import sh
+
+    start = time.perf_counter()
+    try:
+        process = sh.Command(argv[0])(*argv[1:], _ok_code=list(range(256)), _timeout=timeout,
+                                      _env=lab_environment(), _tty_out=False)
+        return CommandResult(" ".join(argv), process.exit_code, str(process), process.stderr.decode(errors="replace"),
+                             time.perf_counter() - start)
+    except sh.CommandNotFound:
+        return CommandResult(" ".join(argv), 127, "", f"{argv[0]}: not found", time.perf_counter() - start)
+    except sh.TimeoutException:
+        return CommandResult(" ".join(argv), 124, "", "timed out", time.perf_counter() - start, True)
