@@ -15,6 +15,13 @@ def _wrap(text: str, indent: str = "    ") -> list[str]:
     return textwrap.wrap(" ".join(text.split()), 100, initial_indent=indent, subsequent_indent=indent)
 
 
+def _readable(pattern: str) -> str:
+    """An expected-output pattern as a learner reads it: `…` where anything may stand."""
+    if pattern.endswith(" (glob)"):
+        return pattern[:-7].replace("*", "…").replace("?", "…")
+    return pattern.removesuffix(" (re)")
+
+
 def expected_in_words(step: Step) -> list[str]:
     expect = step.expect
     said = []
@@ -22,7 +29,7 @@ def expected_in_words(step: Step) -> list[str]:
         said.append("the command fails (that is the point of this step)")
     elif expect.status != 0:
         said.append(f"the command exits with status {expect.status}")
-    said += [f"a line like: {line.removesuffix(' (glob)').removesuffix(' (re)')}" for line in expect.output if line]
+    said += [f"a line like: {_readable(line)}" for line in expect.output if line]
     said += [checks.describe(c) for c in expect.state]
     return said or ["no output; the command succeeds"]
 

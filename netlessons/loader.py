@@ -58,7 +58,8 @@ class _Source:
         return found
 
     def key_line(self, key: str, after: int | None = None) -> int | None:
-        return self._find(rf"^\s*{re.escape(key)}\s*=|^\s*\[\s*{re.escape(key)}\s*\]", (after or 1) - 1) or after
+        key = re.escape(key)
+        return self._find(rf"^\s*(?:[\w-]+\.)*{key}\s*=|^\s*\[\s*{key}\s*\]", (after or 1) - 1) or after
 
     def error(self, message: str, field: str = "", line: int | None = None) -> LessonFileError:
         return LessonFileError(message, path=self.path, field=field, line=line)

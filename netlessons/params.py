@@ -16,19 +16,19 @@ IFNAMSIZ = 16
 
 
 def _name(value: Any, what: str, max_bytes: int) -> str:
+    article = "an" if what[0] in "aeiou" else "a"
     if not isinstance(value, str):
-        raise ParameterError(f"must be a {what}, a string")
-    size = len(value.encode("utf-8", "surrogateescape"))
-    if size == 0:
-        raise ParameterError(f"a {what} cannot be empty")
-    if size > max_bytes:
-        raise ParameterError(f"a {what} is at most {max_bytes} bytes; {value!r} has {size}")
+        raise ParameterError(f"must be {article} {what}, a string")
+    if value == "":
+        raise ParameterError(f"{article} {what} cannot be empty")
     if value in (".", ".."):
-        raise ParameterError(f"a {what} cannot be '.' or '..'")
+        raise ParameterError(f"{article} {what} cannot be '.' or '..'")
     if not _NAME.fullmatch(value):
         raise ParameterError(
-            f"a {what} starts with a letter or digit and holds only ASCII letters, digits, '_', '.' and '-' "
+            f"{article} {what} starts with a letter or digit and holds only ASCII letters, digits, '_', '.' and '-' "
             f"(no '/', ':', '%', whitespace, quotes or shell characters); {value!r} does not")
+    if len(value.encode()) > max_bytes:
+        raise ParameterError(f"{article} {what} is at most {max_bytes} bytes; {value!r} has {len(value.encode())}")
     return value
 
 

