@@ -161,6 +161,8 @@ def _judge(check: dict[str, Any], status: int, stdout: str, stderr: str) -> Verd
             "master": link.get("master", ""),
             "mtu": link.get("mtu"),
         }
+        if "mtu" in check:
+            check = {**check, "mtu": int(check["mtu"])}  # a template renders it as text
         addresses = [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", []) if "local" in a]
         wrong = [f"{key} is {actual[key]!r}, not {check[key]!r}" for key in ("kind", "up", "operstate", "master", "mtu")
                  if key in check and check[key] != "" and actual[key] != check[key]]
@@ -171,7 +173,7 @@ def _judge(check: dict[str, Any], status: int, stdout: str, stderr: str) -> Verd
         ports = _json(stdout) if status == 0 else []
         if status != 0:
             return Verdict(False, f"expected: {want}; no such bridge", stderr.strip())
-        if "ports" in check and len(ports) != check["ports"]:
+        if "ports" in check and len(ports) != int(check["ports"]):
             names = ", ".join(p.get("ifname", "?") for p in ports) or "none"
             return Verdict(False, f"expected: {want}; it has {len(ports)}: {names}")
         return PASS

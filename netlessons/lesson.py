@@ -26,6 +26,7 @@ class Expectation:
     output: tuple[str, ...] = ()
     state: tuple[dict[str, Any], ...] = ()
     wait: float = 3.0
+    every_round: bool = True  # with foreach: check the state after every round, or only after the last
 
 
 @dataclass(frozen=True)

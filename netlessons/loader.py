@@ -22,7 +22,7 @@ _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes"}
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
 STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout"}
-EXPECT_KEYS = {"status", "output", "state", "wait"}
+EXPECT_KEYS = {"status", "output", "state", "wait", "every_round"}
 # Each state check is a table with exactly one subject key; the others refine it.
 STATE_KEYS = {
     "netns": {"absent"},
@@ -167,7 +167,11 @@ def _expectation(src: _Source, table: Any, where: str, line: int | None, errors:
     if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 60:
         errors.append(src.error("'wait' is a number of seconds from 0 to 60", f"{where}.wait", line))
         wait = 3.0
-    return Expectation(status=status, output=output, state=state, wait=float(wait))
+    every_round = table.get("every_round", True)
+    if not isinstance(every_round, bool):
+        errors.append(src.error("'every_round' is true or false", f"{where}.every_round", line))
+        every_round = True
+    return Expectation(status=status, output=output, state=state, wait=float(wait), every_round=every_round)
 
 
 def _steps(src: _Source, data: dict, table: str, errors: list, required: bool) -> tuple[StepSpec, ...]:

@@ -11,12 +11,14 @@ import ipaddress
 import re
 import shlex
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Iterable
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from netlessons.catalog import Catalog, data_dir
+from netlessons.codecache import CodeCache, cache_dir
 from netlessons.errors import LessonFileError, LessonFileErrors, NetlessonsError, ParameterError
 from netlessons.lesson import Expectation, Lesson, Owned, Parameter, Step, StepSpec
 from netlessons.params import check_object_name, resolve
@@ -91,14 +93,28 @@ def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     return f"{address}/{network.prefixlen}" if with_prefix else str(address)
 
 
+def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
+    """Jinja's own cache for the macro files of templates/."""
+    if folder is None:
+        return None
+    try:
+        (folder / "macros").mkdir(parents=True, exist_ok=True)
+        return jinja2.FileSystemBytecodeCache(str(folder / "macros"))
+    except OSError:
+        return None
+
+
 class Renderer:
     def __init__(self, flavor: str) -> None:
         self.recorder = _Recorder()
         self._templates: dict[tuple[int, str], jinja2.Template] = {}
+        folder = cache_dir()
+        self.cache = CodeCache(folder)
         common = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
         self.text_env = ImmutableSandboxedEnvironment(**common)
         self.command_env = ImmutableSandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(data_dir("templates"))), finalize=quote, **common)
+            loader=jinja2.FileSystemLoader(str(data_dir("templates"))), finalize=quote,
+            bytecode_cache=_bytecode_cache(folder), **common)
         helpers = {"host": host_address, "flavor": flavor}
         for env in (self.text_env, self.command_env):
             env.filters["address"] = lambda value: str(value).split("/")[0]
@@ -110,10 +126,17 @@ class Renderer:
             self.command_env.globals[family] = _Family(self.command_env, f"{family}.j2")
 
     def _compiled(self, env: jinja2.Environment, source: str) -> jinja2.Template:
-        """Each source is compiled once: a loop of N steps renders the same templates N times."""
+        """Each source is compiled once per process (a loop of N steps renders the same template N times),
+        and its code is kept in the per-user cache for the next process."""
         key = (id(env), source)
         if key not in self._templates:
-            self._templates[key] = env.from_string(source)
+            kind = "command" if env is self.command_env else "text"
+            digest = CodeCache.key(kind, source)
+            code = self.cache.get(digest)
+            if code is None:
+                code = env.compile(source)
+                self.cache.put(digest, code)
+            self._templates[key] = env.template_class.from_code(env, code, env.make_globals(None), None)
         return self._templates[key]
 
     def text(self, source: str, values: dict[str, Any]) -> str:
@@ -216,6 +239,7 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
     for item in chain:
         steps += render_specs(renderer, item, item.steps, values, "steps")
     cleanup = render_specs(renderer, lesson, lesson.cleanup, values, "cleanup")
+    renderer.cache.save()
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
                           prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
 
@@ -244,14 +268,15 @@ def _render_spec(renderer: Renderer, lesson: Lesson, spec: StepSpec, values: dic
         loops = _template_call(lambda: renderer.loop(spec.foreach, values), f"{where}.foreach")
         rounds = [("-".join([spec.id, *(_id_part(v) for v in loop.values())]), {**values, **loop}) for loop in loops]
     steps = []
-    for step_id, scope in rounds:
+    for number, (step_id, scope) in enumerate(rounds, 1):
         command, creates, needs = _template_call(lambda: renderer.command(spec.run, scope), f"{where}.run")
         if not command:
             raise LessonFileError("the command renders to nothing", field=f"{where}.run")
         _check_bounded_ping(command, f"{where}.run")
         text = lambda source, key: _template_call(lambda: renderer.text(source, scope), f"{where}.{key}")  # noqa: E731
+        checked_here = spec.expect.every_round or number == len(rounds)
         state = tuple({k: text(v, "expect.state") if isinstance(v, str) else v for k, v in check.items()}
-                      for check in spec.expect.state)
+                      for check in spec.expect.state) if checked_here else ()
         expect = replace(spec.expect, output=tuple(text(line, "expect.output") for line in spec.expect.output),
                          state=state)
         steps.append(Step(id=step_id, title=text(spec.title, "title"), explain=text(spec.explain, "explain"),

@@ -169,3 +169,23 @@ def test_host_mode_needs_root(ordinary_user_copy):
     result = as_nobody(ordinary_user_copy, "run", "netns-basics", "--host")
     assert result.returncode == 3
     assert "needs root" in result.stderr
+
+
+def test_bridge_n_scales_to_fifty_namespaces(host_unchanged):
+    result = netlessons("run", "bridge-n", "--set", "n=50", "--json", timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    report = json.loads(result.stdout)
+    pings = [s for s in report["steps"] if s["id"].startswith("ping-")]
+    assert len(pings) == 49 and all(s["passed"] for s in pings)
+    assert "64 bytes from 10.0.0.50" in pings[-1]["stdout"]
+
+
+def test_bridge_n_iproute2_flavor_with_another_subnet(host_unchanged):
+    result = netlessons("run", "bridge-n", "--set", "n=12", "--set", "subnet=192.168.50.0/28", "--flavor", "iproute2")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+
+
+def test_bridge_n_refuses_a_subnet_too_small():
+    result = netlessons("print", "bridge-n", "--set", "n=20", "--set", "subnet=10.0.0.0/28")
+    assert result.returncode == 2
+    assert "has no host number" in result.stderr
