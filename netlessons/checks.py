@@ -84,6 +84,10 @@ def state_query(check: dict[str, Any]) -> str:
         path = "/proc/sys/" + check["sysctl"].replace(".", "/")
         prefix = f"ip netns exec {shlex.quote(check['in'])} " if check.get("in") else ""
         return f"{prefix}cat {shlex.quote(path)}"
+    if "port" in check:
+        prefix = f"ip netns exec {shlex.quote(check['in'])} " if check.get("in") else ""
+        port_filter = shlex.quote(f"sport = :{int(check['port'])}")
+        return f"{prefix}ss -Hltn {port_filter}"
     raise ValueError(f"unknown state check {check}")
 
 
@@ -119,6 +123,8 @@ def describe(check: dict[str, Any]) -> str:
         return f"route {check['route']}{via}{dev}{where}"
     if "sysctl" in check:
         return f"{check['sysctl']} = {check['value']}{where}"
+    if "port" in check:
+        return f"{'nothing' if check.get('absent') else 'a server'} listens on TCP port {check['port']}{where}"
     return str(check)
 
 
@@ -190,4 +196,9 @@ def _judge(check: dict[str, Any], status: int, stdout: str, stderr: str) -> Verd
         if status == 0 and value == str(check["value"]):
             return PASS
         return Verdict(False, f"expected: {want}; it is {value or stderr.strip()!r}")
+    if "port" in check:
+        listening = status == 0 and bool(stdout.strip())
+        if listening != bool(not check.get("absent")):
+            return Verdict(False, f"expected: {want}", stderr.strip())
+        return PASS
     return Verdict(False, f"unknown check {check}")

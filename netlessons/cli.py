@@ -82,7 +82,7 @@ def list_lessons(
     """List the lessons: id, title, number of steps, and the tools they need."""
     from netlessons.params import rule_of
     from netlessons.render import render_lesson
-    from netlessons.runner import TOOL_PACKAGES
+    from netlessons.runner import package_for
 
     catalog = _catalog(dirs)
     rows = []
@@ -92,7 +92,7 @@ def list_lessons(
             "id": lesson.id, "title": lesson.title, "summary": " ".join(lesson.summary.split()),
             "steps": sum(1 for s in rendered.steps if s.lesson == lesson.id) + len(rendered.cleanup),
             "prerequisites": list(lesson.prerequisites), "flavors": list(lesson.flavors),
-            "needs": rendered.needs, "packages": sorted({TOOL_PACKAGES.get(t, t) for t in rendered.needs}),
+            "needs": rendered.needs, "packages": sorted({package_for(t) for t in rendered.needs}),
             "parameters": [{"name": p.name, "type": p.type, "default": rendered.values[p.name], "rule": rule_of(p),
                             "help": p.help} for p in rendered.parameters],
             "file": str(lesson.path),
@@ -204,6 +204,30 @@ def validate(paths: List[Path] = typer.Argument(..., help="Lesson files or folde
             typer.echo(f"ok: {path}")
     if problems:
         raise errors.LessonFileErrors(problems)
+
+
+@app.command("doctor")
+@handles_errors
+def doctor(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text.")) -> None:
+    """What this machine offers for the lessons, and what to install or change. Exit 0 when lessons can run."""
+    from netlessons import doctor as checkup
+
+    report = checkup.examine()
+    typer.echo(checkup.to_json(report) if as_json else checkup.render_text(report), nl=False)
+    raise typer.Exit(errors.EXIT_OK if report.can_run_lessons else errors.EXIT_ENVIRONMENT)
+
+
+@app.command("new")
+@handles_errors
+def new(
+    name: str = typer.Argument(..., help="Id of the new lesson: lower-case letters, digits and '-'."),
+    folder: Path = typer.Option(Path("."), "--dir", help="Where to write NAME.toml."),
+) -> None:
+    """Write a lesson skeleton that validates and runs; fill in its TODOs."""
+    from netlessons.skeleton import write_skeleton
+
+    path = write_skeleton(name, folder)
+    typer.echo(f"wrote {path}\nnext: netlessons validate {path} && netlessons run {name} --lessons-dir {folder}")
 
 
 def main() -> None:

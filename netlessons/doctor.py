@@ -1,8 +1,8 @@
 """`netlessons doctor`: what this machine offers for the lessons, and what to fix.
 
-Kernel features are tested for real, but only inside throwaway network namespaces (`unshare --net`): nothing is
-ever created in the machine's own network namespace and no packet is sent. Every way of looking at the machine
-(`which`, `run`, `read`, being root, the environment) can be replaced, so the tests can simulate another machine.
+Kernel features are tried for real, but only inside throwaway network namespaces (`unshare --net`): nothing
+is ever created in the machine's own network namespace, and no packet is sent. Every way of looking at the
+machine (`which`, `run`, `read`, being root, the environment) can be replaced, so tests can simulate another.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from functools import partial
 
 from netlessons import sandbox, shell
 from netlessons.errors import EnvironmentProblem
+from netlessons.runner import package_for
 from netlessons.shell import CommandResult
 
 Which = Callable[..., str | None]  # called as which(name) or which(name, path=...), like shutil.which
@@ -30,22 +31,25 @@ CNI_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
 @dataclass(frozen=True)
 class Tool:
     name: str
-    package: str
     required: bool
     used_for: str
 
+    @property
+    def package(self) -> str:
+        return package_for(self.name)
+
 
 TOOLS = (
-    Tool("ip", "iproute2", True, "every lesson"),
-    Tool("bridge", "iproute2", True, "the bridge lessons"),
-    Tool("brctl", "bridge-utils", False, "--flavor brctl"),
-    Tool("ping", "iputils-ping", True, "the connectivity checks"),
-    Tool("unshare", "util-linux", True, "the sandbox"),
-    Tool("sysctl", "procps", True, "lessons that switch on forwarding"),
-    Tool("nft", "nftables", False, "the NAT lessons (nftables flavor)"),
-    Tool("iptables", "iptables", False, "the NAT lessons (iptables flavor)"),
-    Tool("dnsmasq", "dnsmasq", False, "the DHCP and DNS lessons"),
-    Tool("dot", "graphviz", False, "topology drawings"),
+    Tool("ip", True, "every lesson"),
+    Tool("bridge", True, "the bridge lessons"),
+    Tool("brctl", False, "--flavor brctl"),
+    Tool("ping", True, "the connectivity checks"),
+    Tool("unshare", True, "the sandbox"),
+    Tool("sysctl", True, "lessons that switch on forwarding"),
+    Tool("nft", False, "the NAT lessons (nftables flavor)"),
+    Tool("iptables", False, "the NAT lessons (iptables flavor)"),
+    Tool("curl", False, "the HTTP checks of the service lessons"),
+    Tool("dnsmasq", False, "the DNS lesson"),
 )
 
 
@@ -67,7 +71,7 @@ class Report:
         return all(f.ok for f in self.findings if f.required)
 
     def finding(self, name: str) -> Finding:
-        return next(f for f in self.findings if f.name == name)
+        return {f.name: f for f in self.findings}[name]
 
 
 def lab_which(name: str, path: str | None = None) -> str | None:
@@ -139,10 +143,14 @@ def check_cni_plugin(probe: _Probe) -> Finding:
 
 
 def check_sandbox(probe: _Probe) -> Finding:
-    """Start the lab exactly as `netlessons run` does, setup included, and end it at once."""
+    """Start the lab exactly as `netlessons run` does, setup included, and end it at once.
+
+    The command is the lab's own (sandbox.sandbox_command), so it follows the real user, whatever `root` says.
+    """
     how = "as root" if probe.root else "as an ordinary user, through a user namespace"
     if not probe.which("unshare"):
-        return Finding("sandbox", False, True, "cannot start: unshare is missing", "apt-get install util-linux")
+        return Finding("sandbox", False, True, "cannot start: unshare is missing",
+                       "apt-get install util-linux")
     try:
         argv = [*sandbox.sandbox_command(), "bash", "--noprofile", "--norc", "-c", sandbox.SETUP]
     except EnvironmentProblem as e:
@@ -190,18 +198,21 @@ def check_user_namespaces(probe: _Probe) -> Finding:
     settings = ", ".join(f"{key} = {value}" for key, value, _ in blockers)
     argv = ["unshare", "--user", "--map-root-user", "--net", "--mount", "true"]
     if probe.root:
-        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv] if probe.which("setpriv") else []
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        argv = [*as_nobody, *argv] if probe.which("setpriv") else []
     if argv and probe.which("unshare"):
-        ok = probe.run(argv, timeout=PROBE_TIMEOUT).status == 0
+        ok, basis = probe.run(argv, timeout=PROBE_TIMEOUT).status == 0, ""
     else:
-        ok = not blockers
+        ok, basis = not blockers, " (judged from the sysctls, not tried)"
     who = "ordinary users" if probe.root else "you (not root)"
     if ok:
-        return Finding("user namespaces", True, not probe.root, f"{who} can make them, so the sandbox needs no root")
-    detail = f"{who} cannot make them" + (f": {settings}" if settings else "")
+        return Finding("user namespaces", True, not probe.root,
+                       f"{who} can make them, so the sandbox needs no root{basis}")
+    detail = f"{who} cannot make them{basis}" + (f": {settings}" if settings else "")
     if probe.root:
         detail += "; only root can use the sandbox"
-    return Finding("user namespaces", False, not probe.root, detail, _userns_fix(probe) or sandbox.USERNS_HINT)
+    fix = _userns_fix(probe) or sandbox.USERNS_HINT
+    return Finding("user namespaces", False, not probe.root, detail, fix)
 
 
 # How to ask the kernel for each device type, in a throwaway namespace. The VXLAN device is never brought up,
@@ -220,8 +231,7 @@ def check_kernel_feature(probe: _Probe, module: str) -> Finding:
     required = module != "vxlan"
     fix = (f"modprobe {module} (on the host, if this is a container); "
            f"the kernel must be built with {FEATURE_CONFIG[module]}")
-    why_untested = "ip and unshare are needed to try it" if not (probe.which("ip") and probe.which("unshare")) else ""
-    if not why_untested:
+    if probe.which("ip") and probe.which("unshare"):
         prefix = ["unshare", "--net"] + ([] if probe.root else ["--user", "--map-root-user"])
         result = probe.run([*prefix, *FEATURE_COMMANDS[module]], timeout=PROBE_TIMEOUT)
         error = (result.stderr.strip().splitlines() or [f"exit status {result.status}"])[-1]
@@ -230,6 +240,8 @@ def check_kernel_feature(probe: _Probe, module: str) -> Finding:
         if not error.startswith("unshare:"):  # the namespace was made, and the kernel refused the device
             return Finding(name, False, required, f"cannot create a {module} device: {error}", fix)
         why_untested = f"no throwaway namespace ({error})"
+    else:
+        why_untested = "ip and unshare are needed to try it"
     evidence = _module_evidence(probe, module)
     detail = f"not tried: {why_untested}; " + (evidence or "no trace of the module in /proc or /lib/modules")
     return Finding(name, evidence is not None, required, detail, fix)
@@ -242,7 +254,9 @@ def _module_evidence(probe: _Probe, module: str) -> str | None:
     release = (probe.read("/proc/sys/kernel/osrelease") or "").strip()
     for listing, how in (("modules.builtin", "built in"), ("modules.dep", "installed")):
         text = probe.read(f"/lib/modules/{release}/{listing}") or ""
-        if any(line.split(":", 1)[0].rsplit("/", 1)[-1].split(".ko", 1)[0] == module for line in text.splitlines()):
+        # lines like "kernel/drivers/net/veth.ko" or "kernel/drivers/net/veth.ko.xz: ..."
+        names = {line.split(":", 1)[0].rsplit("/", 1)[-1].split(".ko", 1)[0] for line in text.splitlines()}
+        if module in names:
             return f"{how} (/lib/modules/{release}/{listing})"
     return None
 
@@ -260,15 +274,17 @@ def check_host_forwarding(probe: _Probe) -> Finding:
         return Finding(name, True, False, f"loaded, but net.bridge.bridge-nf-call-iptables = {setting}")
     policy = _forward_policy(probe)
     if policy == "DROP":
-        return Finding(name, False, False,
-                       "loaded and the iptables FORWARD policy is DROP (Docker sets it): pings across a bridge "
-                       "fail with --host; the sandbox is not affected",
-                       "leave out --host; or for a host-mode lab run `iptables -I FORWARD -i BRIDGE -o BRIDGE "
-                       "-j ACCEPT` for the lesson's bridge, or `sysctl -w net.bridge.bridge-nf-call-iptables=0`")
+        detail = ("loaded and the iptables FORWARD policy is DROP (Docker sets it): pings across a bridge "
+                  "fail with --host; the sandbox is not affected")
+        fix = ("leave out --host; or, for a host-mode lab, `iptables -I FORWARD -i BRIDGE -o BRIDGE "
+               "-j ACCEPT` for the lesson's bridge, or `sysctl -w net.bridge.bridge-nf-call-iptables=0`")
+        return Finding(name, False, False, detail, fix)
     if policy is None:
-        return Finding(name, True, False, "loaded; the iptables FORWARD policy is unknown (reading it needs root "
-                       "and iptables). If pings across a bridge fail with --host, a DROP policy is the likely cause")
-    return Finding(name, True, False, f"loaded; the iptables FORWARD policy is {policy}, so bridged frames pass")
+        detail = ("loaded; the iptables FORWARD policy is unknown (reading it needs root and iptables); if "
+                  "pings across a bridge fail with --host, a policy of DROP is the likely cause")
+    else:
+        detail = f"loaded; the iptables FORWARD policy is {policy}, so bridged frames pass"
+    return Finding(name, True, False, detail)
 
 
 def _forward_policy(probe: _Probe) -> str | None:
@@ -295,8 +311,9 @@ def check_platform(probe: _Probe) -> Finding:
     if "microsoft" not in text.lower() and "wsl" not in text.lower():
         return Finding("platform", True, False, f"Linux {release or '(unknown release)'}")
     if "WSL2" in text or "microsoft-standard" in text:
-        return Finding("platform", True, False, f"WSL 2 (Linux {release}): a real Linux kernel, the lessons run "
-                       "as on any Linux; --host changes only the WSL virtual machine's network")
+        detail = (f"WSL 2 (Linux {release}): a real Linux kernel, so the lessons run as on any Linux; "
+                  "--host changes only the WSL virtual machine's network")
+        return Finding("platform", True, False, detail)
     return Finding("platform", False, False, f"WSL 1 (Linux {release}): it has no network namespaces",
                    "convert the distribution to WSL 2: wsl --set-version DISTRO 2 (in Windows)")
 

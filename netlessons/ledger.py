@@ -104,9 +104,15 @@ def _q(text: str) -> str:
 def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
     """Remove the ledger's objects; return what was done, one line each. The ledger goes last."""
     objects = ledger.objects()
+    done: list[str] = []
+    # Processes first: one still running inside a namespace would keep that namespace (and its links) alive.
+    for process in (o for o in reversed(objects) if o.kind == "process"):
+        pidfile = f"/tmp/netlessons-{process.name}.pid"
+        if run(f"test -f {_q(pidfile)} && kill \"$(cat {_q(pidfile)})\"").status == 0:
+            done.append(f"stopped process {process.name}")
+        run(f"rm -f {_q(pidfile)} {_q(f'/tmp/netlessons-{process.name}.log')}")
     links = [o for o in reversed(objects) if o.kind == "link"]
     namespaces = [o.name for o in reversed(objects) if o.kind == "netns"]
-    done: list[str] = []
     present_ns = _netns_names(run)
     ours = [ns for ns in namespaces if ns in present_ns]
     for link in links:

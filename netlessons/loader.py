@@ -17,7 +17,7 @@ from netlessons.errors import LessonFileError, LessonFileErrors, ParameterError
 from netlessons.lesson import Expectation, Lesson, Parameter, StepSpec
 
 FLAVORS = ("brctl", "iproute2")
-_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes"}
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
@@ -30,6 +30,7 @@ STATE_KEYS = {
     "bridge": {"in", "ports"},
     "route": {"in", "dev", "via", "absent"},
     "sysctl": {"in", "value"},
+    "port": {"in", "absent"},
 }
 
 
@@ -189,7 +190,7 @@ def _steps(src: _Source, data: dict, table: str, errors: list, required: bool) -
             where = f"{table}[{index}] {step['id']!r}"
         _check_keys(src, step, STEP_KEYS, where, line, errors)
         step_id = _text(src, step, "id", where, line, errors)
-        if step_id and not _ID.fullmatch(step_id):
+        if step_id and not LESSON_ID.fullmatch(step_id):
             errors.append(src.error("a step id is lower-case letters, digits and '-'", f"{where}.id", line))
         timeout = step.get("timeout", 30.0)
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not 0 < timeout <= 600:
@@ -225,7 +226,7 @@ def parse_lesson(path: Path) -> Lesson:
     errors: list[LessonFileError] = []
     _check_keys(src, data, LESSON_KEYS, "", None, errors)
     lesson_id = _text(src, data, "id", "", None, errors)
-    if lesson_id and not _ID.fullmatch(lesson_id):
+    if lesson_id and not LESSON_ID.fullmatch(lesson_id):
         errors.append(src.error("a lesson id is lower-case letters, digits and '-'", "id", src.key_line("id")))
     if lesson_id and lesson_id != path.stem:
         errors.append(src.error(f"the id {lesson_id!r} must match the file name {path.stem!r}", "id",

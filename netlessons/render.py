@@ -8,6 +8,7 @@ filter produce. So a parameter value can never become shell syntax, whatever a l
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import shlex
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,9 @@ from netlessons.errors import LessonFileError, LessonFileErrors, NetlessonsError
 from netlessons.lesson import Expectation, Lesson, Owned, Parameter, Step, StepSpec
 from netlessons.params import check_object_name, resolve
 
-FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl")
+FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl", "process", "nft", "iptables",
+            "vxlan", "neigh", "cni", "http")
+HEREDOC_END = "NETLESSONS_JSON"
 MAX_FOREACH = 5000
 
 
@@ -84,6 +87,20 @@ def in_namespace(ns: Any) -> Shell:
     return Shell(f"ip netns exec {quote(ns)} ") if ns else Shell("")
 
 
+def argv_words(args: Any) -> Shell:
+    """A list of arguments as one command line, each word quoted on its own."""
+    if isinstance(args, (str, bytes)) or not isinstance(args, Iterable):
+        raise LessonFileError("an argument list must be a list, e.g. ['python3', '-m', 'http.server', '8080']")
+    return Shell(" ".join(quote(a) for a in args))
+
+
+def stdin_json(value: Any) -> Shell:
+    """A here-document that feeds `value` as JSON to a command's standard input. json.dumps writes one line
+    with no raw newline, so the data can never end the here-document early, and the quoted delimiter stops
+    the shell from expanding anything inside it."""
+    return Shell(f"<<'{HEREDOC_END}'\n{json.dumps(value)}\n{HEREDOC_END}")
+
+
 def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     """The index-th address of a subnet, e.g. host_address('10.0.0.0/24', 3) == '10.0.0.3/24'."""
     network = ipaddress.IPv4Network(str(subnet))
@@ -120,8 +137,9 @@ class Renderer:
             env.filters["address"] = lambda value: str(value).split("/")[0]
         self.text_env.globals.update(helpers)
         self.command_env.globals.update(helpers, creates=self.recorder.create, needs=self.recorder.need,
-                                        in_ns=in_namespace)
+                                        in_ns=in_namespace, stdin_json=stdin_json)
         self.command_env.filters["q"] = quote
+        self.command_env.filters["argv"] = argv_words
         for family in FAMILIES:
             self.command_env.globals[family] = _Family(self.command_env, f"{family}.j2")
 

@@ -7,6 +7,7 @@ preflight (nothing the lesson creates may exist yet) and the ownership ledger.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,9 +21,23 @@ from netlessons.render import RenderedLesson
 from netlessons.shell import CommandResult, LabShell, lab_environment
 
 TOOL_PACKAGES = {
-    "ip": "iproute2", "bridge": "iproute2", "brctl": "bridge-utils", "ping": "iputils-ping",
-    "sysctl": "procps", "nft": "nftables", "iptables": "iptables", "unshare": "util-linux",
+    "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "brctl": "bridge-utils", "ping": "iputils-ping",
+    "sysctl": "procps", "nft": "nftables", "iptables": "iptables", "unshare": "util-linux", "curl": "curl",
+    "python3": "python3", "dnsmasq": "dnsmasq-base", "/usr/lib/cni/": "containernetworking-plugins",
 }
+
+
+def package_for(tool: str) -> str:
+    """The Debian package that provides a tool (a program name, or the path of a plugin)."""
+    if tool.startswith("/"):
+        return next((pkg for prefix, pkg in TOOL_PACKAGES.items() if tool.startswith(prefix)), tool)
+    return TOOL_PACKAGES.get(tool, tool)
+
+
+def tool_present(tool: str, path: str) -> bool:
+    if tool.startswith("/"):
+        return os.access(tool, os.X_OK)
+    return shutil.which(tool, path=path) is not None
 
 
 @dataclass(frozen=True)
@@ -66,9 +81,9 @@ class Listener(Protocol):
 
 def check_tools(tools: list[str], flavor: str = "") -> None:
     path = lab_environment()["PATH"]
-    missing = [t for t in tools if shutil.which(t, path=path) is None]
+    missing = [t for t in tools if not tool_present(t, path)]
     if missing:
-        packages = sorted({TOOL_PACKAGES.get(t, t) for t in missing})
+        packages = sorted({package_for(t) for t in missing})
         hint = "or run this lesson with --flavor iproute2" if "brctl" in missing and flavor == "brctl" else ""
         raise EnvironmentProblem(f"missing tools: {', '.join(missing)}. Install: apt-get install {' '.join(packages)}",
                                  hint=hint)

@@ -14,9 +14,11 @@ from netlessons.errors import EnvironmentProblem
 
 # Run inside the lab before the first step. /run/netns gets a private tmpfs, so `ip netns add` never
 # writes a file into the machine's real /run; when /run/netns does not exist, a private /run is used.
+# /tmp is private too: what lessons write there (a server's log, a plugin's IP allocations) vanishes.
 SETUP = r"""
 if [ -d /run/netns ]; then mount -t tmpfs -o mode=0755 netlessons /run/netns
 else mount -t tmpfs -o mode=0755 netlessons /run && mkdir /run/netns; fi || exit 97
+mount -t tmpfs -o mode=1777 netlessons /tmp || exit 97
 ip link set lo up || exit 98
 """
 

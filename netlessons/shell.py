@@ -144,7 +144,7 @@ def run_once(argv: list[str], timeout: float = 10.0) -> CommandResult:
     start = time.perf_counter()
     try:
         process = sh.Command(argv[0])(*argv[1:], _ok_code=list(range(256)), _timeout=timeout,
-                                      _env=lab_environment(), _tty_out=False)
+                                      _env=lab_environment(), _tty_out=False, _return_cmd=True)
         return CommandResult(" ".join(argv), process.exit_code, str(process), process.stderr.decode(errors="replace"),
                              time.perf_counter() - start)
     except sh.CommandNotFound:

@@ -10,7 +10,7 @@ with_tests=0
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
-packages="python3-venv python3-pip iproute2 bridge-utils iputils-ping util-linux procps"
+packages="python3-venv python3-pip iproute2 bridge-utils iputils-ping util-linux procps nftables iptables curl containernetworking-plugins dnsmasq-base"
 echo "netlessons setup: installing system packages: $packages"
 $sudo apt-get update -qq
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null

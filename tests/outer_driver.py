@@ -55,6 +55,19 @@ def scenario_keep() -> dict:
             "unchanged": host_network_state() == before}
 
 
+def scenario_keep_dir(lesson: str, folder: str) -> dict:
+    before = host_network_state()
+    kept = netlessons("run", lesson, "--host", "--keep", "--lessons-dir", folder)
+    listening = lambda: bool(subprocess.run(["ip", "netns", "exec", "server", "ss", "-Hltn"],  # noqa: E731
+                                            capture_output=True, text=True).stdout.strip())
+    during = listening()
+    first = netlessons("cleanup")
+    after = listening() if "server" in ip("netns", "list") else False
+    return {"rc": kept.returncode, "out": kept.stdout + kept.stderr, "listening_during": during,
+            "first": first.stdout + first.stderr, "listening_after": after,
+            "unchanged": host_network_state() == before}
+
+
 def scenario_sigint(after_step: int) -> dict:
     before = host_network_state()
     process = subprocess.Popen([sys.executable, "-m", "netlessons", "run", "bridge-3ns", "--host"],

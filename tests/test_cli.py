@@ -109,3 +109,14 @@ def test_help_documents_exit_codes():
     result = invoke("run", "--help")
     assert result.exit_code == 0
     assert "130" in result.stdout and "environment problem" in result.stdout
+
+
+def test_doctor_passes_here_and_names_bridge_utils_when_brctl_is_missing():
+    from tests.helpers import without_tools
+
+    assert invoke("doctor").exit_code == 0
+    missing = without_tools(["brctl"], "doctor")
+    assert missing.returncode == 0, missing.stdout + missing.stderr
+    assert "bridge-utils" in missing.stdout
+    report = json.loads(without_tools(["brctl"], "doctor", "--json").stdout)
+    assert report["can_run_lessons"] is True

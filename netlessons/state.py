@@ -1,0 +1,343 @@
+"""Snapshots of the lab's network (namespaces, links, addresses, routes) and their difference in plain words.
+
+A snapshot costs one command in the lab's shell: it runs `ip` once for the namespace the shell lives in and
+once per named namespace, each time in batch mode (`-b`) for links with their details and addresses, and
+routes, and prints it all in one go. That is about 2 ms per namespace, most of it starting `ip`. The runner passes its shell's `run`, so the same code reads a
+sandbox or this machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from netlessons.errors import EnvironmentProblem
+from netlessons.shell import CommandResult
+
+ROOT = ""  # the namespace the lab's shell lives in; it has no name of its own
+ROOT_LABEL = "host"
+
+# Links the kernel puts into every namespace (loopback, and the fallback devices of tunnel modules when they
+# are loaded). A new or deleted namespace is not worth a line per such link, nor a drawing.
+BACKGROUND_LINKS = frozenset({"lo", "tunl0", "sit0", "ip6tnl0", "gre0", "gretap0", "erspan0", "ip6gre0",
+                              "ip_vti0", "ip6_vti0"})
+
+_MARKER = "@@netns "
+# One shell command for the whole snapshot. Named namespaces are the entries of /run/netns, where `ip netns`
+# keeps them; each one's section starts with a marker line holding its name. `-force` lets a batch go on
+# after a failing line, so an `ip` without `netns list-id` still reports links and routes.
+SNAPSHOT_COMMAND = (
+    "ip -force -j -d -b - <<< $'addr show\\nroute show\\nnetns list-id'\n"
+    "for p in /run/netns/*; do\n"
+    '  [ -e "$p" ] || continue\n'
+    f"  printf '\\n{_MARKER}%s\\n' \"${{p##*/}}\"\n"
+    '  ip -n "${p##*/}" -force -j -d -b - <<< $\'addr show\\nroute show\'\n'
+    "done\n"
+    "true"
+)
+
+
+def label(ns: str) -> str:
+    """How a namespace is shown to people."""
+    return ns or ROOT_LABEL
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    kind: str = ""  # linkinfo.info_kind: veth, bridge, dummy ...; "" for loopback and hardware
+    up: bool = False  # administratively up (the UP flag)
+    carrier: bool = False  # up and able to pass traffic (e.g. a veth whose other end is up too)
+    master: str = ""  # the bridge it is a port of
+    peer: str = ""  # a veth's other end, "" when it could not be found
+    peer_netns: str | None = None  # where the other end lives (ROOT for the shell's own namespace)
+    addresses: tuple[str, ...] = ()  # "10.0.0.1/24"; IPv6 link-local addresses are left out
+
+    @property
+    def state(self) -> str:
+        if not self.up:
+            return "DOWN"
+        return "UP" if self.carrier else "UP (no carrier)"
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str  # "10.0.0.0/24" or "default"
+    dev: str = ""
+    via: str = ""
+    type: str = "unicast"
+
+    def __str__(self) -> str:
+        text = self.dst if self.type == "unicast" else f"{self.type} {self.dst}"
+        return text + (f" via {self.via}" if self.via else "") + (f" dev {self.dev}" if self.dev else "")
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str  # ROOT or a name from `ip netns list`
+    links: tuple[Link, ...] = ()
+    routes: tuple[Route, ...] = ()  # the IPv4 main table
+
+    def link(self, name: str) -> Link | None:
+        return next((link for link in self.links if link.name == name), None)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    namespaces: tuple[Namespace, ...] = field(default_factory=tuple)  # ROOT first, then ns1, ns2 ... ns10
+
+    @property
+    def names(self) -> list[str]:
+        return [ns.name for ns in self.namespaces]
+
+    def namespace(self, name: str) -> Namespace | None:
+        return next((ns for ns in self.namespaces if ns.name == name), None)
+
+    def links(self) -> Iterator[tuple[str, Link]]:
+        """Every (namespace, link), in snapshot order."""
+        for ns in self.namespaces:
+            for link in ns.links:
+                yield ns.name, link
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(_normalized(self)), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Snapshot:
+        data = json.loads(text)
+        return _normalized(cls(tuple(
+            Namespace(ns["name"],
+                      tuple(Link(**{**link, "addresses": tuple(link.get("addresses", ()))}) for link in ns["links"]),
+                      tuple(Route(**route) for route in ns["routes"]))
+            for ns in data["namespaces"])))
+
+
+def natural(name: str) -> list:
+    """Sort key that puts ns2 before ns10."""
+    return [int(part) if index % 2 else part for index, part in enumerate(re.split(r"(\d+)", name))]
+
+
+def _address_key(text: str) -> tuple:
+    try:
+        interface = ipaddress.ip_interface(text)
+    except ValueError:
+        return (9, text)
+    return (interface.version, interface.ip, interface.network.prefixlen)
+
+
+def _normalized(snapshot: Snapshot) -> Snapshot:
+    """Everything in a stable order, so equal networks give equal snapshots and equal JSON."""
+    return Snapshot(tuple(
+        Namespace(ns.name,
+                  tuple(Link(**{**asdict(link), "addresses": tuple(sorted(link.addresses, key=_address_key))})
+                        for link in sorted(ns.links, key=lambda link: natural(link.name))),
+                  tuple(sorted(ns.routes, key=lambda route: (str(route), route.type))))
+        for ns in sorted(snapshot.namespaces, key=lambda ns: natural(ns.name))))
+
+
+# --- reading `ip -j` ---------------------------------------------------------------------------------------
+
+
+def _documents(text: str) -> list[Any]:
+    """The JSON documents printed one after another by `ip -j -b`."""
+    decoder = json.JSONDecoder()
+    found, position = [], 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            return found
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return found  # a failing batch line printed nothing; what came before still counts
+        found.append(value)
+
+
+def _sections(stdout: str) -> dict[str, list[Any]]:
+    parts = stdout.split("\n" + _MARKER)
+    sections = {ROOT: _documents(parts[0])}
+    for part in parts[1:]:
+        name, _, rest = part.partition("\n")
+        documents = _documents(rest)
+        if documents:  # no output: the namespace vanished between listing and reading it
+            sections[name] = documents
+    return sections
+
+
+def _addresses(raw: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(f"{a['local']}/{a['prefixlen']}" for a in raw.get("addr_info", [])
+                 if "local" in a and not (a.get("family") == "inet6" and a.get("scope") == "link"))
+
+
+def _route(raw: dict[str, Any]) -> Route:
+    via = raw.get("gateway", "")
+    dev = raw.get("dev", "")
+    if "nexthops" in raw:  # a multipath route: name every hop
+        via = ", ".join(hop.get("gateway", "") for hop in raw["nexthops"] if hop.get("gateway"))
+        dev = dev or ", ".join(hop.get("dev", "") for hop in raw["nexthops"] if hop.get("dev"))
+    return Route(raw.get("dst", ""), dev, via, raw.get("type", "unicast"))
+
+
+def _peers(raw_links: dict[str, list[dict[str, Any]]],
+           root_ids: dict[int, str] | None) -> dict[tuple[str, str], tuple[str, str]]:
+    """(namespace, veth) → (its other end, the namespace that end lives in), for every end that can be found.
+
+    `link_netnsid` means something only in the namespace that reports it, and asking every namespace for its
+    ids would cost time growing with the square of their number. So only the shell's own namespace is asked:
+    its veths are resolved exactly and their other ends by symmetry; any other veth by the one link elsewhere
+    whose ifindex and peer index match it both ways.
+    """
+    by_index = {ns: {raw["ifindex"]: raw for raw in items} for ns, items in raw_links.items()}
+    veths = [(ns, raw) for ns, items in raw_links.items() for raw in items
+             if (raw.get("linkinfo") or {}).get("info_kind") == "veth" and (raw.get("link") or raw.get("link_index"))]
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    for ns, raw in veths:
+        if "link_netnsid" not in raw:  # both ends in one namespace
+            other = by_index[ns].get(raw.get("link_index"))
+            if raw.get("link") or other:
+                found[(ns, raw["ifname"])] = (raw.get("link") or other["ifname"], ns)
+        elif ns == ROOT and root_ids and root_ids.get(raw["link_netnsid"]) in by_index:
+            where = root_ids[raw["link_netnsid"]]
+            other = by_index[where].get(raw["link_index"])
+            if other:
+                found[(ns, raw["ifname"])] = (other["ifname"], where)
+                found[(where, other["ifname"])] = (raw["ifname"], ns)
+    for ns, raw in veths:
+        if (ns, raw["ifname"]) in found or "link_netnsid" not in raw or (ns == ROOT and root_ids is not None):
+            continue  # an id the shell's namespace cannot name is a namespace outside /run/netns
+        matches = [(other["ifname"], where) for where in by_index
+                   if where != ns and not (where == ROOT and root_ids is not None)
+                   for other in [by_index[where].get(raw["link_index"])]
+                   if other and other.get("link_index") == raw["ifindex"]]
+        if len(matches) == 1:
+            found[(ns, raw["ifname"])] = matches[0]
+    return found
+
+
+def parse(stdout: str) -> Snapshot:
+    """A snapshot from the output of SNAPSHOT_COMMAND."""
+    sections = _sections(stdout)
+    raw_links = {ns: docs[0] if docs and isinstance(docs[0], list) else [] for ns, docs in sections.items()}
+    root = sections[ROOT]
+    root_ids = {item["nsid"]: item["name"] for item in root[2] if "name" in item} if len(root) > 2 else None
+    peers = _peers(raw_links, root_ids)
+    namespaces = []
+    for ns, items in raw_links.items():
+        links = []
+        for raw in items:
+            flags = raw.get("flags", [])
+            up = "UP" in flags
+            carrier = up and "NO-CARRIER" not in flags and raw.get("operstate") not in ("DOWN", "LOWERLAYERDOWN")
+            peer, peer_netns = peers.get((ns, raw["ifname"]), ("", None))
+            links.append(Link(raw["ifname"], (raw.get("linkinfo") or {}).get("info_kind", ""), up, carrier,
+                              raw.get("master", ""), peer, peer_netns, _addresses(raw)))
+        docs = sections[ns]
+        routes = [_route(r) for r in docs[1]] if len(docs) > 1 and isinstance(docs[1], list) else []
+        namespaces.append(Namespace(ns, tuple(links), tuple(routes)))
+    return _normalized(Snapshot(tuple(namespaces)))
+
+
+def snapshot(run: Callable[[str], CommandResult]) -> Snapshot:
+    """Read the lab's network with one command through `run` (e.g. `lambda c: shell.run(c)`)."""
+    result = run(SNAPSHOT_COMMAND)
+    sections = _sections(result.stdout)
+    if result.status != 0 or not sections[ROOT]:
+        raise EnvironmentProblem(f"could not read the lab's network state: "
+                                 f"{result.stderr.strip() or f'exit status {result.status}'}",
+                                 hint="is iproute2 installed? (apt-get install iproute2)")
+    return parse(result.stdout)
+
+
+# --- differences in words ----------------------------------------------------------------------------------
+
+
+def _link_words(link: Link) -> str:
+    details = [link.kind] if link.kind else []
+    if link.peer:
+        details.append(f"peer {link.peer}")
+    return link.name + (f" ({', '.join(details)})" if details else "")
+
+
+def _changes(old: Link, new: Link) -> list[str]:
+    said = []
+    if old.state != new.state:
+        said.append(f"now {new.state}")
+    if old.master != new.master:
+        if old.master:
+            said.append(f"left bridge {old.master}")
+        if new.master:
+            said.append(f"joined bridge {new.master}")
+    return said
+
+
+def _list_changes(what: str, old: list[str], new: list[str], where: str) -> list[str]:
+    return ([f"- {what} {item}{where}" for item in old if item not in new]
+            + [f"+ {what} {item}{where}" for item in new if item not in old])
+
+
+def diff(before: Snapshot, after: Snapshot) -> list[str]:
+    """What changed between two snapshots, one line per change, in a stable order.
+
+    A link that left one namespace and turned up in another with the same name, kind and peer is reported as a
+    move (as `ip link set X netns Y` does it), not as one link deleted and another added.
+    """
+    old_ns, new_ns = set(before.names), set(after.names)
+    old_links = {(ns, link.name): link for ns, link in before.links()}
+    new_links = {(ns, link.name): link for ns, link in after.links()}
+    removed = [key for key, link in old_links.items()
+               if key not in new_links or new_links[key].kind != link.kind]
+    added = [key for key, link in new_links.items()
+             if key not in old_links or old_links[key].kind != link.kind]
+    moves: list[tuple[tuple[str, str], tuple[str, str]]] = []
+    for old_key in list(removed):
+        link = old_links[old_key]
+        target = next((key for key in added if key[1] == old_key[1] and key[0] != old_key[0]
+                       and (new_links[key].kind, new_links[key].peer) == (link.kind, link.peer)), None)
+        if target is not None:
+            moves.append((old_key, target))
+            removed.remove(old_key)
+            added.remove(target)
+    # A name in several namespaces (eth0 in every container) needs its namespace to be clear.
+    counts = Counter(name for _, name in {*old_links, *new_links})
+    shared = {name for name, count in counts.items() if count > 1}
+
+    def who(ns: str, name: str) -> str:
+        return f"{name} in {label(ns)}" if name in shared else name
+
+    def quiet(ns: str, name: str, namespaces: set[str]) -> bool:
+        """Leave out the background links of a namespace that came or went as a whole."""
+        return name in BACKGROUND_LINKS and ns != ROOT and ns not in namespaces
+
+    lines = [f"+ namespace {name}" for name in after.names if name not in old_ns]
+    for (old_where, name), (new_where, _) in moves:
+        words = _changes(old_links[(old_where, name)], new_links[(new_where, name)])
+        lines.append(f"{name} moved from {label(old_where)} to {label(new_where)}"
+                     + "".join(f", {w}" for w in words))
+    lines += [f"+ link {_link_words(new_links[key])} in {label(key[0])}" for key in added
+              if not quiet(*key, old_ns)]
+    for key, link in new_links.items():
+        if key in old_links and key not in added:
+            lines += [f"{who(*key)} {words}" for words in _changes(old_links[key], link)]
+    pairs = [(key, key) for key in new_links if key in old_links and key not in added] + moves
+    pairs += [(None, key) for key in added]
+    order = {name: position for position, name in enumerate(after.names)}
+    for old_key, new_key in sorted(pairs, key=lambda p: (order[p[1][0]], p[1][1])):
+        old_addresses = list(old_links[old_key].addresses) if old_key else []
+        new_addresses = list(new_links[new_key].addresses)
+        gone = [a for a in old_addresses if a not in new_addresses]
+        lines += [f"- address {a} on {who(*new_key)} in {label(old_key[0])}" for a in gone if old_key]
+        lines += [f"+ address {a} on {who(*new_key)} in {label(new_key[0])}"
+                  for a in new_addresses if a not in old_addresses]
+    for ns in after.namespaces:
+        old = before.namespace(ns.name)
+        lines += _list_changes("route", [str(r) for r in old.routes] if old else [], [str(r) for r in ns.routes],
+                               f" in {label(ns.name)}")
+    lines += [f"- link {key[1]} in {label(key[0])}" for key in removed if not quiet(*key, new_ns)]
+    lines += [f"- namespace {name}" for name in before.names if name not in new_ns]
+    return lines
