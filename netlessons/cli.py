@@ -147,6 +147,7 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON report instead of the live view."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write a JUnit XML report to this file."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each step's output."),
+    changes: bool = typer.Option(False, "--changes", help="Say what each step changed in the network."),
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
     dirs: Optional[List[Path]] = DirsOption,
@@ -160,7 +161,7 @@ def run(
     view = None if as_json else reporting.LiveView(verbose=verbose)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        result = Runner(rendered, host=host, keep=keep, listener=view).run()
+        result = Runner(rendered, host=host, keep=keep, listener=view, changes=changes).run()
     finally:
         signal.signal(signal.SIGTERM, previous)
     if view:
@@ -176,6 +177,56 @@ def run(
 
 def _raise_interrupt(signum, frame):  # SIGTERM gets the same clean-up as Ctrl-C
     raise KeyboardInterrupt
+
+
+@app.command("walk")
+@handles_errors
+def walk(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    auto: Optional[float] = typer.Option(None, "--auto", metavar="SECONDS",
+                                         help="Play by itself, pausing this long before each step."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """Walk through a lesson step by step in a sandbox: read, run, see the output and what changed."""
+    from netlessons.walk import Walk
+
+    if auto is not None and not 0 <= auto <= 600:
+        raise errors.ParameterError("--auto is a number of seconds from 0 to 600")
+    tally = Walk(_render(lesson, sets, flavor, dirs), auto=auto).play()
+    raise typer.Exit(errors.EXIT_CHECK_FAILED if tally.failed else errors.EXIT_OK)
+
+
+@app.command("shell")
+@handles_errors
+def lab_shell(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    upto: Optional[str] = typer.Option(None, "--upto", metavar="STEP",
+                                       help="Stop after this step (its number as `run` counts, or its id)."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """Build the lesson's lab in a sandbox (up to a step), then open a shell inside it. It all vanishes
+    when you leave the shell."""
+    from netlessons import report as reporting
+    from netlessons.runner import Lab
+
+    rendered = _render(lesson, sets, flavor, dirs)
+    count = rendered.upto(upto) if upto else len(rendered.steps)
+    lab = Lab(rendered)
+    try:
+        for step in rendered.steps[:count]:
+            outcome = lab.step(step)
+            if not outcome.passed:
+                typer.echo(reporting.failure_text(outcome, lab.mode), err=True)
+                raise typer.Exit(errors.EXIT_CHECK_FAILED)
+        typer.echo(f"The lab of {lesson} after {count} steps. Try: ip netns list; ip -br link; "
+                   "`exit` ends the shell and the lab.", err=True)
+        lab.open_shell()
+    finally:
+        lab.close()
 
 
 @app.command("cleanup")

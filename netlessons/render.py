@@ -213,6 +213,20 @@ class RenderedLesson:
             tools += [t for t in step.needs if t not in tools]
         return tools
 
+    def upto(self, spec: str) -> int:
+        """How many of `steps` to run to reach a step given by its number (1-based, as `run` counts) or its
+        id; a loop's id means its last round."""
+        if spec.isdigit():
+            number = int(spec)
+            if 0 < number <= len(self.steps):
+                return number
+            raise ParameterError(f"step {number} does not exist; {self.lesson.id} has steps 1 to {len(self.steps)}")
+        for index in range(len(self.steps) - 1, -1, -1):
+            if spec in (self.steps[index].id, self.steps[index].group):
+                return index + 1
+        ids = ", ".join(dict.fromkeys(s.group for s in self.steps))
+        raise ParameterError(f"no step {spec!r} in {self.lesson.id}; its steps: {ids}")
+
     @property
     def owned(self) -> list[Owned]:
         seen: list[Owned] = []

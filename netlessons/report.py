@@ -53,6 +53,8 @@ class LiveView:
         if self.verbose and outcome.result.output.strip():
             for line in outcome.result.output.rstrip("\n").splitlines():
                 self.stream.write(f"        | {line}\n")
+        for change in outcome.changes:
+            self.stream.write(f"        {change}\n")
         self.stream.flush()
 
     def _flush_prerequisite(self) -> None:
@@ -133,6 +135,7 @@ def to_json(report: RunReport) -> str:
             "problem": r.verdict.problem,
             "detail": r.verdict.detail,
             "checks": list(r.checked),
+            "changes": list(r.changes),
         } for r in report.results],
     }, indent=2) + "\n"
 

@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from netlessons import checks, sandbox
@@ -46,6 +46,7 @@ class StepResult:
     result: CommandResult
     verdict: checks.Verdict
     checked: tuple[str, ...] = ()  # the state checks, in words
+    changes: tuple[str, ...] = ()  # what the step changed, in words (with --changes)
 
     @property
     def passed(self) -> bool:
@@ -144,36 +145,81 @@ def preflight_host(shell: LabShell, rendered: RenderedLesson) -> None:
                              "to use the sandbox")
 
 
+class Lab:
+    """The lab's shell, in the sandbox or (with preflight and ledger) on this machine, ready to run steps."""
+
+    def __init__(self, rendered: RenderedLesson, *, host: bool = False) -> None:
+        self.rendered = rendered
+        self.host = host
+        self.ledger: Ledger | None = None
+        check_tools(rendered.needs, rendered.flavor)
+        if host and not sandbox.is_root():
+            raise EnvironmentProblem("--host changes this machine's own network and needs root",
+                                     hint="run it with sudo, or leave out --host to use the sandbox (no root needed)")
+        self.shell = LabShell([]) if host else start_sandbox()
+        if host:
+            try:
+                preflight_host(self.shell, rendered)
+                self.ledger = Ledger.create(rendered.lesson.id)
+            except BaseException:
+                self.shell.close()
+                raise
+
+    @property
+    def mode(self) -> str:
+        return "host" if self.host else "sandbox"
+
+    def run(self, command: str) -> CommandResult:
+        """A command that is not a step, e.g. a state snapshot."""
+        return self.shell.run(command, timeout=10)
+
+    def step(self, step: Step) -> StepResult:
+        if self.ledger:
+            self.ledger.record(step.creates)
+        return run_step(self.shell, step)
+
+    def open_shell(self) -> int:
+        """Hand the learner an interactive shell in the lab; the prompt names the lesson."""
+        return self.shell.interactive(f"[netlessons {self.rendered.lesson.id}] \\w# ", enter=not self.host)
+
+    def interrupt(self) -> None:
+        """Stop whatever runs now; a later close() cleans up with a fresh shell."""
+        self.shell.kill()
+
+    def close(self, keep: bool = False) -> list[str]:
+        """End the lab. In host mode remove the ledger's objects, unless the lab is to be kept."""
+        cleaned: list[str] = []
+        if self.ledger and not keep:
+            if not self.shell.alive():
+                self.shell = LabShell([])
+            cleaned = clean_up(self.ledger, self.run)
+        self.shell.close()
+        return cleaned
+
+
 class Runner:
     def __init__(self, rendered: RenderedLesson, *, host: bool = False, keep: bool = False,
-                 listener: Listener | None = None) -> None:
+                 listener: Listener | None = None, changes: bool = False) -> None:
         self.rendered = rendered
         self.host = host
         self.keep = keep
         self.listener = listener
+        self.changes = changes
         self.steps = list(rendered.steps) + list(rendered.cleanup if not keep else ())
 
     def run(self) -> RunReport:
-        report = RunReport(self.rendered.lesson.id, "host" if self.host else "sandbox", self.rendered.flavor,
-                           total=len(self.steps))
-        check_tools(self.rendered.needs, self.rendered.flavor)
-        if self.host and not sandbox.is_root():
-            raise EnvironmentProblem("--host changes this machine's own network and needs root",
-                                     hint="run it with sudo, or leave out --host to use the sandbox (no root needed)")
+        lab = Lab(self.rendered, host=self.host)
+        report = RunReport(self.rendered.lesson.id, lab.mode, self.rendered.flavor, total=len(self.steps),
+                           ledger=str(lab.ledger.path) if lab.ledger else "")
         start = time.perf_counter()
-        shell = LabShell([]) if self.host else start_sandbox()
-        ledger: Ledger | None = None
         try:
-            if self.host:
-                preflight_host(shell, self.rendered)
-                ledger = Ledger.create(self.rendered.lesson.id)
-                report.ledger = str(ledger.path)
             if self.listener:
                 self.listener.started(self.rendered, report.mode)
+            observer = Observer(lab) if self.changes else None
             for index, step in enumerate(self.steps, 1):
-                if ledger:
-                    ledger.record(step.creates)
-                outcome = run_step(shell, step)
+                outcome = lab.step(step)
+                if observer:
+                    outcome = observer.after(outcome)
                 report.results.append(outcome)
                 if self.listener:
                     self.listener.step_done(index, len(self.steps), outcome)
@@ -181,17 +227,30 @@ class Runner:
                     break
         except KeyboardInterrupt:
             report.interrupted = True
-            shell.kill()  # stop the command that was running; clean-up gets a fresh shell
+            lab.interrupt()
         finally:
             report.duration = time.perf_counter() - start
-            if ledger and self.keep and not report.interrupted:
-                report.kept = True
-            elif ledger:
-                if not shell.alive():
-                    shell = LabShell([])
-                report.cleaned = clean_up(ledger, lambda command: shell.run(command, timeout=10))
-            shell.close()
+            keep = self.keep and not report.interrupted
+            report.kept = keep and lab.ledger is not None
+            report.cleaned = lab.close(keep=keep)
         return report
+
+
+class Observer:
+    """Takes a snapshot of the lab after each step and says, in words, what the step changed."""
+
+    def __init__(self, lab: Lab) -> None:
+        from netlessons import state
+
+        self.state = state
+        self.lab = lab
+        self.last = state.snapshot(lab.run)
+
+    def after(self, outcome: StepResult) -> StepResult:
+        now = self.state.snapshot(self.lab.run)
+        changes = tuple(self.state.diff(self.last, now))
+        self.last = now
+        return replace(outcome, changes=changes)
 
 
 def cleanup_all() -> list[tuple[str, list[str]]]:

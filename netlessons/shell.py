@@ -11,8 +11,10 @@ import os
 import queue
 import secrets
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from netlessons.errors import SandboxDied
 
@@ -108,6 +110,22 @@ class LabShell:
             else:
                 err_done = True
         return CommandResult(command, status, "".join(out), "".join(err), time.perf_counter() - start)
+
+    def lab_pid(self) -> int:
+        """The process whose namespaces are the lab's: the bash that unshare forked, or this shell itself."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children")
+        found = children.read_text().split() if children.exists() else []
+        return int(found[0]) if found else self.pid
+
+    def interactive(self, prompt: str, enter: bool) -> int:
+        """An interactive bash for the learner, inside the lab's namespaces when `enter` (the sandbox);
+        it shares this terminal and returns its exit status when the learner leaves it."""
+        argv = ["bash", "--norc", "--noprofile", "-i"]
+        if enter:
+            user = [] if os.geteuid() == 0 else ["--user"]
+            argv = ["nsenter", f"--target={self.lab_pid()}", *user, "--net", "--mount", "--pid", *argv]
+        # sh runs a foreground program but gives no exit status back, so this one uses subprocess.
+        return subprocess.run(argv, env={**lab_environment(), "PS1": prompt}).returncode
 
     def kill(self) -> None:
         """End the shell and everything it started (its own session)."""

@@ -1,0 +1,145 @@
+"""`netlessons walk`: a lesson one step at a time in the sandbox, for a class or a learner alone.
+
+Before each step the learner reads the title, the explanation and the command, then chooses: run it, skip
+it, repeat the previous step, open a shell in the lab as it is now, or quit. After a step: its output, the
+check's verdict, and what changed in the network. With --auto the lesson plays by itself; when standard
+input is not a terminal, each line read is one choice, and at its end the rest plays without pausing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from typing import TextIO
+
+from netlessons.render import RenderedLesson
+from netlessons.runner import Lab, Observer, StepResult
+
+KEYS = {"": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit"}
+HELP = "[Enter] run   s skip   r repeat the previous step   ! shell in the lab   q quit"
+
+
+def _read_line(fd: int) -> str | None:
+    """One line from a file descriptor, reading byte by byte so that nothing meant for a shell opened
+    later is swallowed into a buffer here. None at the end of input."""
+    data = bytearray()
+    while True:
+        byte = os.read(fd, 1)
+        if not byte:
+            return data.decode(errors="replace") if data else None
+        if byte == b"\n":
+            return data.decode(errors="replace")
+        data += byte
+
+
+@dataclass
+class Tally:
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+class Walk:
+    def __init__(self, rendered: RenderedLesson, *, auto: float | None = None, out: TextIO = sys.stdout,
+                 stdin_fd: int = 0) -> None:
+        self.rendered = rendered
+        self.auto = auto
+        self.out = out
+        self.stdin_fd = stdin_fd
+        self.terminal = os.isatty(stdin_fd)
+        self.input_done = False
+        self.tally = Tally()
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def choose(self) -> str:
+        if self.auto is not None:
+            time.sleep(self.auto)
+            return "run"
+        if self.input_done:
+            return "run"
+        if self.terminal:
+            self.out.write(f"  {HELP}\n  > ")
+            self.out.flush()
+        line = _read_line(self.stdin_fd)
+        if line is None:
+            self.input_done = True  # end of input: play the rest without pausing
+            return "run"
+        return KEYS.get(line.strip().lower(), "run")
+
+    def show_step(self, number: int, total: int, outcome: StepResult | None, step) -> None:
+        if outcome is None:
+            self.say(f"\n── Step {number}/{total}: {step.title}")
+            for line in textwrap.wrap(" ".join(step.explain.split()), 96):
+                self.say(f"   {line}")
+            if step.erratum:
+                for line in textwrap.wrap("Erratum: " + " ".join(step.erratum.split()), 96):
+                    self.say(f"   {line}")
+            self.say(f"   $ {step.command}")
+            return
+        for line in outcome.result.output.rstrip("\n").splitlines():
+            self.say(f"   | {line}")
+        if outcome.passed:
+            expected = " (it failed, as expected)" if step.expect.status != 0 else ""
+            self.say(f"   ✓ ok{expected}")
+        else:
+            self.say(f"   ✗ FAILED: {outcome.verdict.problem}")
+        for change in outcome.changes:
+            self.say(f"   changed: {change}")
+
+    def play(self) -> Tally:
+        rendered = self.rendered
+        self.say(f"{rendered.lesson.id}: {rendered.lesson.title}")
+        self.say(textwrap.fill(" ".join(rendered.lesson.summary.split()), 100))
+        self.say("The lab is a throwaway sandbox: nothing on this machine changes.")
+        lab = Lab(rendered)
+        try:
+            for prerequisite in rendered.prerequisites:
+                steps = [s for s in rendered.steps if s.lesson == prerequisite.id]
+                results = [lab.step(s) for s in steps]
+                verdict = "ok" if all(r.passed for r in results) else "FAILED"
+                self.say(f"\n(restoring the lab of {prerequisite.id}: {len(steps)} steps, {verdict})")
+            observer = Observer(lab)
+            steps = [s for s in rendered.steps if s.lesson == rendered.lesson.id] + list(rendered.cleanup)
+            if self.auto is None and self.terminal:
+                self.say(HELP)
+            index = 0
+            last_run: int | None = None
+            while index < len(steps):
+                step = steps[index]
+                self.show_step(index + 1, len(steps), None, step)
+                choice = self.choose()
+                if choice == "quit":
+                    self.say("   (quit)")
+                    break
+                if choice == "skip":
+                    self.say("   (skipped)")
+                    self.tally.skipped += 1
+                    index += 1
+                    continue
+                if choice == "shell":
+                    self.say("   (a shell in the lab; leave it with `exit` to come back here)")
+                    lab.open_shell()
+                    continue
+                if choice == "repeat" and last_run is not None:
+                    index = last_run
+                    step = steps[index]
+                    self.say(f"   (repeating step {index + 1}: $ {step.command})")
+                outcome = observer.after(lab.step(step))
+                self.show_step(index + 1, len(steps), outcome, step)
+                if outcome.passed:
+                    self.tally.passed += 1
+                else:
+                    self.tally.failed += 1
+                last_run = index
+                index += 1
+        finally:
+            lab.close()
+        t = self.tally
+        self.say(f"\n{t.passed} passed, {t.failed} failed, {t.skipped} skipped")
+        return t
