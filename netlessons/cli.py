@@ -229,6 +229,66 @@ def lab_shell(
         lab.close()
 
 
+@app.command("diagram")
+@handles_errors
+def draw(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    step: Optional[str] = typer.Option(None, "--step", metavar="N",
+                                       help="Draw the lab after this step (number or id); default: fully built."),
+    fmt: str = typer.Option("text", "--format", help="text, mermaid, dot or svg."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """Draw the lesson's topology from the real state of a sandbox run."""
+    from netlessons import diagram, state
+    from netlessons import report as reporting
+    from netlessons.runner import Lab
+
+    if fmt not in diagram.FORMATS:
+        raise errors.ParameterError(f"--format must be one of {', '.join(diagram.FORMATS)}; {fmt!r} is not")
+    rendered = _render(lesson, sets, flavor, dirs)
+    count = rendered.upto(step) if step else len(rendered.steps)
+    lab = Lab(rendered)
+    try:
+        for item in rendered.steps[:count]:
+            outcome = lab.step(item)
+            if not outcome.passed:
+                typer.echo(reporting.failure_text(outcome, lab.mode), err=True)
+                raise typer.Exit(errors.EXIT_CHECK_FAILED)
+        snapshot = state.snapshot(lab.run)
+    finally:
+        lab.close()
+    typer.echo(diagram.render(snapshot, fmt), nl=False)
+
+
+@app.command("export")
+@handles_errors
+def export(
+    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    fmt: str = typer.Option("md", "--format", help="md (Markdown with a Mermaid diagram) or html (inline SVG)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    """A self-contained handout: steps, commands, explanations, real output, what changed, and the diagram."""
+    from netlessons import handout
+
+    if fmt not in ("md", "html"):
+        raise errors.ParameterError(f"--format must be md or html; {fmt!r} is not")
+    rendered = _render(lesson, sets, flavor, dirs)
+    captured = handout.capture(rendered)
+    text = (handout.to_markdown if fmt == "md" else handout.to_html)(rendered, captured)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        typer.echo(text, nl=False)
+    failed = [r for r in captured.results if not r.passed]
+    if failed:
+        raise errors.StepFailed(f"the run behind the handout failed at step {failed[0].step.id!r}")
+
+
 @app.command("cleanup")
 @handles_errors
 def cleanup() -> None:

@@ -66,3 +66,9 @@ class SandboxDied(EnvironmentProblem):
     def __init__(self, message: str, *, status: int | None = None, stderr: str = "") -> None:
         super().__init__(message)
         self.status, self.stderr = status, stderr
+
+
+class StepFailed(NetlessonsError):
+    """A step of a run behind some other output (a handout) did not pass its checks."""
+
+    exit_code = EXIT_CHECK_FAILED

@@ -237,7 +237,12 @@ class Runner:
 
 
 class Observer:
-    """Takes a snapshot of the lab after each step and says, in words, what the step changed."""
+    """Takes a snapshot of the lab after each step and says, in words, what the step changed.
+
+    Some changes land after the command returns (a deleted namespace's interfaces and their veth peers go
+    a moment later), so a snapshot counts only once two in a row agree, within a bounded wait."""
+
+    SETTLE = (0.01, 0.02, 0.05, 0.1, 0.2)
 
     def __init__(self, lab: Lab) -> None:
         from netlessons import state
@@ -246,8 +251,18 @@ class Observer:
         self.lab = lab
         self.last = state.snapshot(lab.run)
 
-    def after(self, outcome: StepResult) -> StepResult:
+    def _settled(self):
         now = self.state.snapshot(self.lab.run)
+        for pause in self.SETTLE:
+            time.sleep(pause)
+            again = self.state.snapshot(self.lab.run)
+            if again == now:
+                break
+            now = again
+        return now
+
+    def after(self, outcome: StepResult) -> StepResult:
+        now = self._settled()
         changes = tuple(self.state.diff(self.last, now))
         self.last = now
         return replace(outcome, changes=changes)

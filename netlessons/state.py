@@ -1,9 +1,9 @@
 """Snapshots of the lab's network (namespaces, links, addresses, routes) and their difference in plain words.
 
 A snapshot costs one command in the lab's shell: it runs `ip` once for the namespace the shell lives in and
-once per named namespace, each time in batch mode (`-b`) for links with their details and addresses, and
-routes, and prints it all in one go. That is about 2 ms per namespace, most of it starting `ip`. The runner passes its shell's `run`, so the same code reads a
-sandbox or this machine.
+once per named namespace, each time in batch mode (`-b`) for links (with details and addresses) and routes,
+and prints it all in one go. That is about 2 ms per namespace, most of it spent starting `ip`. The runner
+passes its shell's `run`, so the same code reads a sandbox or this machine.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import ipaddress
 import json
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netlessons.errors import EnvironmentProblem
@@ -21,6 +21,7 @@ from netlessons.shell import CommandResult
 
 ROOT = ""  # the namespace the lab's shell lives in; it has no name of its own
 ROOT_LABEL = "host"
+Key = tuple[str, str]  # (namespace, link name)
 
 # Links the kernel puts into every namespace (loopback, and the fallback devices of tunnel modules when they
 # are loaded). A new or deleted namespace is not worth a line per such link, nor a drawing.
@@ -29,14 +30,14 @@ BACKGROUND_LINKS = frozenset({"lo", "tunl0", "sit0", "ip6tnl0", "gre0", "gretap0
 
 _MARKER = "@@netns "
 # One shell command for the whole snapshot. Named namespaces are the entries of /run/netns, where `ip netns`
-# keeps them; each one's section starts with a marker line holding its name. `-force` lets a batch go on
-# after a failing line, so an `ip` without `netns list-id` still reports links and routes.
+# keeps them; each one's section starts with a marker line holding its name. A batch stops at its first
+# failing line, so what a section holds is always a prefix of [links, routes, namespace ids].
 SNAPSHOT_COMMAND = (
-    "ip -force -j -d -b - <<< $'addr show\\nroute show\\nnetns list-id'\n"
+    "ip -j -d -b - <<< $'addr show\\nroute show\\nnetns list-id'\n"
     "for p in /run/netns/*; do\n"
     '  [ -e "$p" ] || continue\n'
     f"  printf '\\n{_MARKER}%s\\n' \"${{p##*/}}\"\n"
-    '  ip -n "${p##*/}" -force -j -d -b - <<< $\'addr show\\nroute show\'\n'
+    '  ip -n "${p##*/}" -j -d -b - <<< $\'addr show\\nroute show\'\n'
     "done\n"
     "true"
 )
@@ -112,7 +113,7 @@ class Snapshot:
         data = json.loads(text)
         return _normalized(cls(tuple(
             Namespace(ns["name"],
-                      tuple(Link(**{**link, "addresses": tuple(link.get("addresses", ()))}) for link in ns["links"]),
+                      tuple(Link(**{**link, "addresses": tuple(link["addresses"])}) for link in ns["links"]),
                       tuple(Route(**route) for route in ns["routes"]))
             for ns in data["namespaces"])))
 
@@ -170,6 +171,17 @@ def _sections(stdout: str) -> dict[str, list[Any]]:
     return sections
 
 
+def _kind(raw: dict[str, Any]) -> str:
+    return (raw.get("linkinfo") or {}).get("info_kind", "")
+
+
+def _link(raw: dict[str, Any], peer: tuple[str, str | None]) -> Link:
+    flags = raw.get("flags", [])
+    up = "UP" in flags
+    carrier = up and "NO-CARRIER" not in flags and raw.get("operstate") not in ("DOWN", "LOWERLAYERDOWN")
+    return Link(raw["ifname"], _kind(raw), up, carrier, raw.get("master", ""), *peer, _addresses(raw))
+
+
 def _addresses(raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"{a['local']}/{a['prefixlen']}" for a in raw.get("addr_info", [])
                  if "local" in a and not (a.get("family") == "inet6" and a.get("scope") == "link"))
@@ -185,7 +197,7 @@ def _route(raw: dict[str, Any]) -> Route:
 
 
 def _peers(raw_links: dict[str, list[dict[str, Any]]],
-           root_ids: dict[int, str] | None) -> dict[tuple[str, str], tuple[str, str]]:
+           root_ids: dict[int, str] | None) -> dict[Key, tuple[str, str]]:
     """(namespace, veth) → (its other end, the namespace that end lives in), for every end that can be found.
 
     `link_netnsid` means something only in the namespace that reports it, and asking every namespace for its
@@ -195,8 +207,8 @@ def _peers(raw_links: dict[str, list[dict[str, Any]]],
     """
     by_index = {ns: {raw["ifindex"]: raw for raw in items} for ns, items in raw_links.items()}
     veths = [(ns, raw) for ns, items in raw_links.items() for raw in items
-             if (raw.get("linkinfo") or {}).get("info_kind") == "veth" and (raw.get("link") or raw.get("link_index"))]
-    found: dict[tuple[str, str], tuple[str, str]] = {}
+             if _kind(raw) == "veth" and (raw.get("link") or raw.get("link_index"))]
+    found: dict[Key, tuple[str, str]] = {}
     for ns, raw in veths:
         if "link_netnsid" not in raw:  # both ends in one namespace
             other = by_index[ns].get(raw.get("link_index"))
@@ -222,24 +234,20 @@ def _peers(raw_links: dict[str, list[dict[str, Any]]],
 
 def parse(stdout: str) -> Snapshot:
     """A snapshot from the output of SNAPSHOT_COMMAND."""
-    sections = _sections(stdout)
+    return _from_sections(_sections(stdout))
+
+
+def _from_sections(sections: dict[str, list[Any]]) -> Snapshot:
     raw_links = {ns: docs[0] if docs and isinstance(docs[0], list) else [] for ns, docs in sections.items()}
     root = sections[ROOT]
     root_ids = {item["nsid"]: item["name"] for item in root[2] if "name" in item} if len(root) > 2 else None
     peers = _peers(raw_links, root_ids)
     namespaces = []
     for ns, items in raw_links.items():
-        links = []
-        for raw in items:
-            flags = raw.get("flags", [])
-            up = "UP" in flags
-            carrier = up and "NO-CARRIER" not in flags and raw.get("operstate") not in ("DOWN", "LOWERLAYERDOWN")
-            peer, peer_netns = peers.get((ns, raw["ifname"]), ("", None))
-            links.append(Link(raw["ifname"], (raw.get("linkinfo") or {}).get("info_kind", ""), up, carrier,
-                              raw.get("master", ""), peer, peer_netns, _addresses(raw)))
+        links = tuple(_link(raw, peers.get((ns, raw["ifname"]), ("", None))) for raw in items)
         docs = sections[ns]
-        routes = [_route(r) for r in docs[1]] if len(docs) > 1 and isinstance(docs[1], list) else []
-        namespaces.append(Namespace(ns, tuple(links), tuple(routes)))
+        routes = tuple(_route(r) for r in docs[1]) if len(docs) > 1 and isinstance(docs[1], list) else ()
+        namespaces.append(Namespace(ns, links, routes))
     return _normalized(Snapshot(tuple(namespaces)))
 
 
@@ -251,7 +259,7 @@ def snapshot(run: Callable[[str], CommandResult]) -> Snapshot:
         raise EnvironmentProblem(f"could not read the lab's network state: "
                                  f"{result.stderr.strip() or f'exit status {result.status}'}",
                                  hint="is iproute2 installed? (apt-get install iproute2)")
-    return parse(result.stdout)
+    return _from_sections(sections)
 
 
 # --- differences in words ----------------------------------------------------------------------------------
@@ -276,9 +284,27 @@ def _changes(old: Link, new: Link) -> list[str]:
     return said
 
 
-def _list_changes(what: str, old: list[str], new: list[str], where: str) -> list[str]:
-    return ([f"- {what} {item}{where}" for item in old if item not in new]
-            + [f"+ {what} {item}{where}" for item in new if item not in old])
+def _list_changes(what: str, old: tuple[object, ...], new: tuple[object, ...], where: str) -> list[str]:
+    return ([f"- {what} {item} in {where}" for item in old if item not in new]
+            + [f"+ {what} {item} in {where}" for item in new if item not in old])
+
+
+def _matched(old_links: dict[Key, Link],
+             new_links: dict[Key, Link]) -> tuple[list[Key], list[Key], list[tuple[Key, Key]]]:
+    """Links only before, only after, and moved (gone from one namespace, arrived in another)."""
+    removed = [key for key, old in old_links.items()
+               if key not in new_links or new_links[key].kind != old.kind]
+    added = [key for key, new in new_links.items() if key not in old_links or old_links[key].kind != new.kind]
+    moves = []
+    for old_key in [key for key in removed if key[1] not in BACKGROUND_LINKS]:  # the kernel never moves those
+        link = old_links[old_key]
+        target = next((key for key in added if key[1] == old_key[1] and key[0] != old_key[0]
+                       and (new_links[key].kind, new_links[key].peer) == (link.kind, link.peer)), None)
+        if target is not None:
+            moves.append((old_key, target))
+            removed.remove(old_key)
+            added.remove(target)
+    return removed, added, moves
 
 
 def diff(before: Snapshot, after: Snapshot) -> list[str]:
@@ -287,57 +313,41 @@ def diff(before: Snapshot, after: Snapshot) -> list[str]:
     A link that left one namespace and turned up in another with the same name, kind and peer is reported as a
     move (as `ip link set X netns Y` does it), not as one link deleted and another added.
     """
-    old_ns, new_ns = set(before.names), set(after.names)
     old_links = {(ns, link.name): link for ns, link in before.links()}
     new_links = {(ns, link.name): link for ns, link in after.links()}
-    removed = [key for key, link in old_links.items()
-               if key not in new_links or new_links[key].kind != link.kind]
-    added = [key for key, link in new_links.items()
-             if key not in old_links or old_links[key].kind != link.kind]
-    moves: list[tuple[tuple[str, str], tuple[str, str]]] = []
-    for old_key in list(removed):
-        link = old_links[old_key]
-        target = next((key for key in added if key[1] == old_key[1] and key[0] != old_key[0]
-                       and (new_links[key].kind, new_links[key].peer) == (link.kind, link.peer)), None)
-        if target is not None:
-            moves.append((old_key, target))
-            removed.remove(old_key)
-            added.remove(target)
-    # A name in several namespaces (eth0 in every container) needs its namespace to be clear.
+    removed, added, moves = _matched(old_links, new_links)
+    kept = [key for key in new_links if key in old_links and key not in added]
+    # A name in several namespaces (eth0 in every container) needs its namespace said.
     counts = Counter(name for _, name in {*old_links, *new_links})
-    shared = {name for name, count in counts.items() if count > 1}
 
     def who(ns: str, name: str) -> str:
-        return f"{name} in {label(ns)}" if name in shared else name
+        return f"{name} in {label(ns)}" if counts[name] > 1 else name
 
-    def quiet(ns: str, name: str, namespaces: set[str]) -> bool:
-        """Leave out the background links of a namespace that came or went as a whole."""
-        return name in BACKGROUND_LINKS and ns != ROOT and ns not in namespaces
+    old_names, new_names = set(before.names), set(after.names)
 
-    lines = [f"+ namespace {name}" for name in after.names if name not in old_ns]
-    for (old_where, name), (new_where, _) in moves:
-        words = _changes(old_links[(old_where, name)], new_links[(new_where, name)])
-        lines.append(f"{name} moved from {label(old_where)} to {label(new_where)}"
+    def quiet(key: Key, names: set[str]) -> bool:
+        """True for a background link of a namespace that came or went as a whole."""
+        return key[1] in BACKGROUND_LINKS and key[0] != ROOT and key[0] not in names
+
+    lines = [f"+ namespace {name}" for name in after.names if name not in old_names]
+    for old_key, new_key in moves:
+        words = _changes(old_links[old_key], new_links[new_key])
+        lines.append(f"{new_key[1]} moved from {label(old_key[0])} to {label(new_key[0])}"
                      + "".join(f", {w}" for w in words))
     lines += [f"+ link {_link_words(new_links[key])} in {label(key[0])}" for key in added
-              if not quiet(*key, old_ns)]
-    for key, link in new_links.items():
-        if key in old_links and key not in added:
-            lines += [f"{who(*key)} {words}" for words in _changes(old_links[key], link)]
-    pairs = [(key, key) for key in new_links if key in old_links and key not in added] + moves
-    pairs += [(None, key) for key in added]
+              if not quiet(key, old_names)]
+    lines += [f"{who(*key)} {words}" for key in kept for words in _changes(old_links[key], new_links[key])]
     order = {name: position for position, name in enumerate(after.names)}
-    for old_key, new_key in sorted(pairs, key=lambda p: (order[p[1][0]], p[1][1])):
-        old_addresses = list(old_links[old_key].addresses) if old_key else []
-        new_addresses = list(new_links[new_key].addresses)
-        gone = [a for a in old_addresses if a not in new_addresses]
-        lines += [f"- address {a} on {who(*new_key)} in {label(old_key[0])}" for a in gone if old_key]
-        lines += [f"+ address {a} on {who(*new_key)} in {label(new_key[0])}"
-                  for a in new_addresses if a not in old_addresses]
+    pairs = [(key, key) for key in kept] + moves + [(None, key) for key in added]
+    for old_key, new_key in sorted(pairs, key=lambda pair: (order[pair[1][0]], natural(pair[1][1]))):
+        old = old_links[old_key].addresses if old_key else ()
+        new = new_links[new_key].addresses
+        if old_key:
+            lines += [f"- address {a} on {new_key[1]} in {label(old_key[0])}" for a in old if a not in new]
+        lines += [f"+ address {a} on {new_key[1]} in {label(new_key[0])}" for a in new if a not in old]
+    old_routes = {ns.name: ns.routes for ns in before.namespaces}
     for ns in after.namespaces:
-        old = before.namespace(ns.name)
-        lines += _list_changes("route", [str(r) for r in old.routes] if old else [], [str(r) for r in ns.routes],
-                               f" in {label(ns.name)}")
-    lines += [f"- link {key[1]} in {label(key[0])}" for key in removed if not quiet(*key, new_ns)]
-    lines += [f"- namespace {name}" for name in before.names if name not in new_ns]
+        lines += _list_changes("route", old_routes.get(ns.name, ()), ns.routes, label(ns.name))
+    lines += [f"- link {key[1]} in {label(key[0])}" for key in removed if not quiet(key, new_names)]
+    lines += [f"- namespace {name}" for name in before.names if name not in new_names]
     return lines

@@ -11,6 +11,8 @@ sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
 packages="python3-venv python3-pip iproute2 bridge-utils iputils-ping util-linux procps nftables iptables curl containernetworking-plugins dnsmasq-base"
+# The tests also check the HTML handout in a real headless browser.
+if [ "$with_tests" = 1 ]; then packages="$packages chromium"; fi
 echo "netlessons setup: installing system packages: $packages"
 $sudo apt-get update -qq
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null

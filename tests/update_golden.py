@@ -1,9 +1,33 @@
-"""Regenerate the golden scripts after an intended change: python -m tests.update_golden (review the diff)."""
+"""Regenerate the golden files after an intended change, then review the diff:
 
+    python -m tests.update_golden
+
+It rewrites the printed scripts in tests/golden/ and the Markdown handouts in docs/lessons/ (each handout
+comes from a real run in a sandbox).
+"""
+
+from netlessons.catalog import Catalog
+from netlessons.handout import capture, to_markdown
+from netlessons.render import render_lesson
+from tests.helpers import ROOT
 from tests.test_script import GOLDEN, VARIANTS, golden_name, script
+
+HANDOUTS = ROOT / "docs" / "lessons"
+
+
+def handout(lesson_id: str) -> str:
+    catalog = Catalog.default()
+    rendered = render_lesson(catalog, catalog.get(lesson_id))
+    return to_markdown(rendered, capture(rendered))
+
 
 if __name__ == "__main__":
     for lesson, flavor in VARIANTS:
         path = GOLDEN / golden_name(lesson, flavor)
         path.write_text(script(lesson, flavor))
+        print(f"wrote {path}")
+    HANDOUTS.mkdir(parents=True, exist_ok=True)
+    for lesson_id in Catalog.default().files():
+        path = HANDOUTS / f"{lesson_id}.md"
+        path.write_text(handout(lesson_id))
         print(f"wrote {path}")
