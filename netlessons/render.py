@@ -25,7 +25,7 @@ from netlessons.lesson import Expectation, Lesson, Owned, Parameter, Step, StepS
 from netlessons.params import check_object_name, resolve
 
 FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl", "process", "nft", "iptables",
-            "vxlan", "neigh", "cni", "http")
+            "vxlan", "neigh", "cni", "http", "files", "dns")
 HEREDOC_END = "NETLESSONS_JSON"
 MAX_FOREACH = 5000
 

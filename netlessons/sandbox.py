@@ -15,10 +15,15 @@ from netlessons.errors import EnvironmentProblem
 # Run inside the lab before the first step. /run/netns gets a private tmpfs, so `ip netns add` never
 # writes a file into the machine's real /run; when /run/netns does not exist, a private /run is used.
 # /tmp is private too: what lessons write there (a server's log, a plugin's IP allocations) vanishes.
+# /etc gets a private writable layer where the kernel allows it, so a lesson can write
+# /etc/netns/NS/resolv.conf (which `ip netns exec` mounts over /etc/resolv.conf) without touching the machine.
 SETUP = r"""
 if [ -d /run/netns ]; then mount -t tmpfs -o mode=0755 netlessons /run/netns
 else mount -t tmpfs -o mode=0755 netlessons /run && mkdir /run/netns; fi || exit 97
 mount -t tmpfs -o mode=1777 netlessons /tmp || exit 97
+mkdir -p /tmp/.netlessons-etc/upper /tmp/.netlessons-etc/work
+mount -t overlay netlessons -o lowerdir=/etc,upperdir=/tmp/.netlessons-etc/upper,workdir=/tmp/.netlessons-etc/work \
+  /etc 2>/dev/null || true
 ip link set lo up || exit 98
 """
 
