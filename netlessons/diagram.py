@@ -135,16 +135,17 @@ class _Ids:
 
     def __init__(self) -> None:
         self._given: dict[tuple[str, str, str], str] = {}
+        self._taken: set[str] = set()
 
     def __call__(self, kind: str, ns: str, name: str = "") -> str:
         key = (kind, ns, name)
         if key not in self._given:
             base = re.sub(r"[^A-Za-z0-9]", "_", f"{kind}_{label(ns)}" + (f"_{name}" if name else ""))
-            taken = set(self._given.values())
             candidate, n = base, 2
-            while candidate in taken:
+            while candidate in self._taken:
                 candidate, n = f"{base}_{n}", n + 1
             self._given[key] = candidate
+            self._taken.add(candidate)
         return self._given[key]
 
 

@@ -21,7 +21,8 @@ from netlessons.runner import Lab, Observer, StepResult
 _MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
 _BRIDGE_ID = re.compile(r"\b(8000)\.[0-9a-f]{12}\b")
 _TIMES = [(re.compile(r"time=[0-9.]+ ms"), "time=… ms"), (re.compile(r"time \d+ms"), "time …ms"),
-          (re.compile(r"rtt min/avg/max/mdev = \S+ ms"), "rtt min/avg/max/mdev = … ms")]
+          (re.compile(r"rtt min/avg/max/mdev = \S+ ms"), "rtt min/avg/max/mdev = … ms"),
+          (re.compile(r"\[\d\d/\w{3}/\d{4} \d\d:\d\d:\d\d\]"), "[date]")]
 
 
 def _mac(match: re.Match) -> str:

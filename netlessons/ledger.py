@@ -111,6 +111,10 @@ def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
         if run(f"test -f {_q(pidfile)} && kill \"$(cat {_q(pidfile)})\"").status == 0:
             done.append(f"stopped process {process.name}")
         run(f"rm -f {_q(pidfile)} {_q(f'/tmp/netlessons-{process.name}.log')}")
+    for file in (o for o in reversed(objects) if o.kind == "file"):
+        if run(f"test -e {_q(file.name)} && rm -f {_q(file.name)}").status == 0:
+            done.append(f"removed file {file.name}")
+        run(f"rmdir {_q(file.name.rsplit('/', 1)[0])} 2>/dev/null")  # the folder too, if the lesson made it
     links = [o for o in reversed(objects) if o.kind == "link"]
     namespaces = [o.name for o in reversed(objects) if o.kind == "netns"]
     present_ns = _netns_names(run)

@@ -240,9 +240,9 @@ class Observer:
     """Takes a snapshot of the lab after each step and says, in words, what the step changed.
 
     Some changes land after the command returns (a deleted namespace's interfaces and their veth peers go
-    a moment later), so a snapshot counts only once two in a row agree, within a bounded wait."""
+    a moment later), so a snapshot counts only once it has settled, within a bounded wait."""
 
-    SETTLE = (0.01, 0.02, 0.05, 0.1, 0.2)
+    SETTLE = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
     def __init__(self, lab: Lab) -> None:
         from netlessons import state
@@ -252,11 +252,13 @@ class Observer:
         self.last = state.snapshot(lab.run)
 
     def _settled(self):
+        """Snapshots until two in a row agree and no veth has lost its other end (a namespace being torn
+        down), within about a second."""
         now = self.state.snapshot(self.lab.run)
         for pause in self.SETTLE:
             time.sleep(pause)
             again = self.state.snapshot(self.lab.run)
-            if again == now:
+            if again == now and not again.loose_ends():
                 break
             now = again
         return now

@@ -105,6 +105,12 @@ class Snapshot:
             for link in ns.links:
                 yield ns.name, link
 
+    def loose_ends(self) -> list[Key]:
+        """Veths whose other end was not found: it lives in a namespace outside /run/netns, or in one that
+        was just deleted and that the kernel has not torn down yet (its veths then vanish a moment later)."""
+        return [(ns, link.name) for ns, link in self.links()
+                if link.kind == "veth" and link.peer_netns is None]
+
     def to_json(self) -> str:
         return json.dumps(asdict(_normalized(self)), sort_keys=True, indent=1)
 
