@@ -111,6 +111,11 @@ def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
         if run(f"test -f {_q(pidfile)} && kill \"$(cat {_q(pidfile)})\"").status == 0:
             done.append(f"stopped process {process.name}")
         run(f"rm -f {_q(pidfile)} {_q(f'/tmp/netlessons-{process.name}.log')}")
+    for folder in (o for o in reversed(objects) if o.kind == "dir"):
+        # Only folders of netlessons' own naming are ever removed with their contents.
+        if folder.name.startswith("/tmp/netlessons-") and "/../" not in folder.name:
+            if run(f"test -d {_q(folder.name)} && rm -rf -- {_q(folder.name)}").status == 0:
+                done.append(f"removed folder {folder.name}")
     for file in (o for o in reversed(objects) if o.kind == "file"):
         if run(f"test -e {_q(file.name)} && rm -f {_q(file.name)}").status == 0:
             done.append(f"removed file {file.name}")

@@ -94,11 +94,12 @@ def argv_words(args: Any) -> Shell:
     return Shell(" ".join(quote(a) for a in args))
 
 
-def stdin_json(value: Any) -> Shell:
-    """A here-document that feeds `value` as JSON to a command's standard input. json.dumps writes one line
-    with no raw newline, so the data can never end the here-document early, and the quoted delimiter stops
-    the shell from expanding anything inside it."""
-    return Shell(f"<<'{HEREDOC_END}'\n{json.dumps(value)}\n{HEREDOC_END}")
+def stdin_json(value: Any, save_to: str = "") -> Shell:
+    """A here-document that feeds `value` as JSON to a command's standard input (and, with `save_to`, copies
+    the command's output to that file). json.dumps writes one line with no raw newline, so the data can never
+    end the here-document early, and the quoted delimiter stops the shell from expanding anything in it."""
+    save = f" | tee {quote(save_to)}" if save_to else ""
+    return Shell(f"<<'{HEREDOC_END}'{save}\n{json.dumps(value)}\n{HEREDOC_END}")
 
 
 def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:

@@ -58,12 +58,12 @@ class LabShell:
             _in=self._stdin, _out=lambda line: self._events.put(("out", line)),
             _err=lambda line: self._events.put(("err", line)), _bg=True, _bg_exc=False,
             _tty_out=False, _in_bufsize=0, _new_session=True, _env=lab_environment())
-        if setup:
-            result = self.run(setup, timeout=20)
-            if result.status != 0:
-                self.close()
-                raise SandboxDied(f"setup failed ({result.status}): {result.stderr.strip()}",
-                                  status=result.status, stderr=result.stderr)
+        # As in the printed scripts, a pipeline fails when any part of it fails, not only the last.
+        result = self.run("set -o pipefail\n" + setup, timeout=20)
+        if result.status != 0:
+            self.close()
+            raise SandboxDied(f"setup failed ({result.status}): {result.stderr.strip()}",
+                              status=result.status, stderr=result.stderr)
 
     @property
     def pid(self) -> int:
