@@ -66,6 +66,16 @@ def _subnet(value: Any, p: Parameter) -> str:
             f"a subnet looks like 10.0.0.0/24 (no host bits set); {value!r} is not one") from None
 
 
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+
+
+def _mac(value: Any, p: Parameter) -> str:
+    text = str(value).lower()
+    if not _MAC.fullmatch(text):
+        raise ParameterError(f"a MAC address looks like 02:00:00:00:01:01; {value!r} is not one")
+    return text
+
+
 def _integer(value: Any, p: Parameter) -> int:
     if isinstance(value, bool):
         raise ParameterError(f"must be a whole number; {value!r} is not")
@@ -97,6 +107,7 @@ TYPES: dict[str, tuple[Callable[[Any, Parameter], Any], str]] = {
     "ipv4": (_ipv4, "IPv4 address, e.g. 10.0.0.1"),
     "ipv4-interface": (_ipv4_interface, "IPv4 address with prefix, e.g. 10.0.0.1/24"),
     "subnet": (_subnet, "IPv4 subnet without host bits, e.g. 10.0.0.0/24"),
+    "mac": (_mac, "MAC address, e.g. 02:00:00:00:01:01"),
     "int": (_integer, "whole number"),
     "choice": (_choice, "one of a fixed list"),
 }

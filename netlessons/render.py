@@ -102,6 +102,11 @@ def stdin_json(value: Any, save_to: str = "") -> Shell:
     return Shell(f"<<'{HEREDOC_END}'{save}\n{json.dumps(value)}\n{HEREDOC_END}")
 
 
+def network_address(subnet: str) -> str:
+    """The first address of a subnet, e.g. network_address('10.244.2.0/24') == '10.244.2.0'."""
+    return str(ipaddress.IPv4Network(str(subnet)).network_address)
+
+
 def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     """The index-th address of a subnet, e.g. host_address('10.0.0.0/24', 3) == '10.0.0.3/24'."""
     network = ipaddress.IPv4Network(str(subnet))
@@ -133,7 +138,7 @@ class Renderer:
         self.command_env = ImmutableSandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(data_dir("templates"))), finalize=quote,
             bytecode_cache=_bytecode_cache(folder), **common)
-        helpers = {"host": host_address, "flavor": flavor}
+        helpers = {"host": host_address, "network": network_address, "flavor": flavor}
         for env in (self.text_env, self.command_env):
             env.filters["address"] = lambda value: str(value).split("/")[0]
         self.text_env.globals.update(helpers)
