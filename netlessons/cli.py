@@ -101,9 +101,10 @@ def list_lessons(
         typer.echo(json.dumps(rows, indent=2))
         return
     width = max([len(r["id"]) for r in rows] + [6])
-    typer.echo(f"{'LESSON':<{width}}  STEPS  NEEDS            TITLE")
+    typer.echo(f"{'LESSON':<{width}}  STEPS  TITLE")
     for r in rows:
-        typer.echo(f"{r['id']:<{width}}  {r['steps']:>5}  {', '.join(r['needs']):<15}  {r['title']}")
+        typer.echo(f"{r['id']:<{width}}  {r['steps']:>5}  {r['title']}")
+        typer.echo(f"{'':<{width}}         needs: {', '.join(r['packages'])}")
 
 
 @app.command("print")

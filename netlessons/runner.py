@@ -15,6 +15,7 @@ from typing import Protocol
 
 from netlessons import checks, sandbox
 from netlessons.errors import EnvironmentProblem, HostClash, SandboxDied
+from netlessons.kernel import feature_present
 from netlessons.ledger import Ledger, clean_up
 from netlessons.lesson import Step
 from netlessons.render import RenderedLesson
@@ -28,13 +29,18 @@ TOOL_PACKAGES = {
 
 
 def package_for(tool: str) -> str:
-    """The Debian package that provides a tool (a program name, or the path of a plugin)."""
+    """The Debian package that provides a tool (a program name, or the path of a plugin); for a kernel
+    feature, what loads it."""
+    if tool.startswith("kernel:"):
+        return f"the kernel module {tool[7:]} (sudo modprobe {tool[7:]}; a sandbox cannot load modules)"
     if tool.startswith("/"):
         return next((pkg for prefix, pkg in TOOL_PACKAGES.items() if tool.startswith(prefix)), tool)
     return TOOL_PACKAGES.get(tool, tool)
 
 
 def tool_present(tool: str, path: str) -> bool:
+    if tool.startswith("kernel:"):
+        return feature_present(tool[7:])
     if tool.startswith("/"):
         return os.access(tool, os.X_OK)
     return shutil.which(tool, path=path) is not None
@@ -83,6 +89,9 @@ class Listener(Protocol):
 def check_tools(tools: list[str], flavor: str = "") -> None:
     path = lab_environment()["PATH"]
     missing = [t for t in tools if not tool_present(t, path)]
+    modules = [t for t in missing if t.startswith("kernel:")]
+    if modules:
+        raise EnvironmentProblem("missing in the kernel: " + "; ".join(package_for(t) for t in modules))
     if missing:
         packages = sorted({package_for(t) for t in missing})
         hint = "or run this lesson with --flavor iproute2" if "brctl" in missing and flavor == "brctl" else ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import textwrap
 
 from netlessons import __version__
@@ -13,8 +15,19 @@ def _comment(text: str, width: int = 100) -> list[str]:
     return [f"# {line}" if line else "#" for line in textwrap.wrap(" ".join(text.split()), width - 2)]
 
 
+_SHELL_SYNTAX = re.compile(r"[|&;<>()`\n]|^\s*(for|if|while|test|\[)\b")
+
+
+def with_sudo(command: str) -> str:
+    """`sudo` in front, as the post writes it; a command that needs the shell itself (a pipe, a redirection,
+    a loop, several lines) runs whole under `sudo bash -c`, so that every part of it runs as root."""
+    if _SHELL_SYNTAX.search(command):
+        return f"sudo bash -c {shlex.quote(command)}"
+    return f"sudo {command}"
+
+
 def _command(step: Step, sudo: bool) -> list[str]:
-    command = f"sudo {step.command}" if sudo else step.command
+    command = with_sudo(step.command) if sudo else step.command
     if step.expect.status == "failure" or step.expect.status != 0:
         # Strict mode stops at the first failing command; this one is meant to fail, so let it through.
         return [f"{command} || echo \"(failed, as this step expects)\""]

@@ -279,9 +279,12 @@ def _link_words(link: Link) -> str:
 
 
 def _changes(old: Link, new: Link) -> list[str]:
+    """Switched on or off, and bridge membership. Carrier is left out: the kernel reports carrier changes
+    with a delay of its own (a bridge loses carrier some time after its last port), so they would make the
+    same lesson tell different stories on different runs."""
     said = []
-    if old.state != new.state:
-        said.append(f"now {new.state}")
+    if old.up != new.up:
+        said.append("now UP" if new.up else "now DOWN")
     if old.master != new.master:
         if old.master:
             said.append(f"left bridge {old.master}")

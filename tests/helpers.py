@@ -9,11 +9,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LESSONS = ["netns-basics", "veth-pair", "bridge-3ns"]
+POST_LESSONS = ["netns-basics", "veth-pair", "bridge-3ns"]  # the three of the blog post
+LESSONS = sorted(path.stem for path in (ROOT / "lessons").glob("*.toml"))  # every built-in lesson
 
 # Inside an outer throwaway namespace: a private /run (so /run/netns and the ledger never reach the machine's
-# real /run), loopback up, then the command. Host mode is only ever tested in here.
-OUTER_SETUP = "mount -t tmpfs outer /run && mkdir /run/netns && ip link set lo up && exec \"$@\""
+# real /run), a private writable layer over /etc (a lesson may write /etc/netns/NS/resolv.conf), loopback up,
+# then the command. Host mode is only ever tested in here.
+OUTER_SETUP = ("mount -t tmpfs outer /run && mkdir -p /run/netns /run/.etc/upper /run/.etc/work && "
+               "mount -t overlay outer -o lowerdir=/etc,upperdir=/run/.etc/upper,workdir=/run/.etc/work /etc && "
+               "ip link set lo up && exec \"$@\"")
 
 
 def netlessons(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None,

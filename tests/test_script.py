@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import subprocess
 
@@ -10,12 +11,15 @@ import pytest
 
 from netlessons.catalog import Catalog
 from netlessons.render import render_lesson
+from netlessons.sandbox import SETUP, sandbox_command
+from netlessons.shell import lab_environment
 from netlessons.script import render_script
 from tests.helpers import LESSONS, ROOT
 from tests.reference import TABLES
 
 GOLDEN = ROOT / "tests" / "golden"
 VARIANTS = [(lesson, None) for lesson in LESSONS] + [("bridge-3ns", "iproute2")]
+POST = sorted(TABLES)
 
 
 def golden_name(lesson: str, flavor: str | None) -> str:
@@ -45,7 +49,7 @@ def test_printed_script_matches_golden_file(lesson, flavor):
     assert script(lesson, flavor) == (GOLDEN / golden_name(lesson, flavor)).read_text()
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
+@pytest.mark.parametrize("lesson", POST)
 def test_printed_commands_are_the_posts_in_order(lesson):
     own, cleanup = TABLES[lesson]
     # The lesson's own commands follow its prerequisites', exactly as in the post's table; then its clean-up.
@@ -67,10 +71,19 @@ def test_iproute2_flavor_uses_modern_commands():
     assert not any(line.startswith("brctl") for line in printed)
 
 
-@pytest.mark.parametrize("lesson", LESSONS)
-def test_sudo_prefixes_every_command(lesson):
+@pytest.mark.parametrize("lesson", POST)
+def test_sudo_prefixes_every_command_as_the_post_does(lesson):
     printed = commands(script(lesson, sudo=True))
-    assert printed and all(line.startswith("sudo ") for line in printed)
+    assert printed and all(line.startswith("sudo ") and not line.startswith("sudo bash -c") for line in printed)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_sudo_covers_every_command(lesson):
+    catalog = Catalog.default()
+    rendered = render_lesson(catalog, catalog.get(lesson))
+    text = render_script(rendered, sudo=True)
+    for step in rendered.steps + rendered.cleanup:
+        assert f"sudo {step.command}" in text or f"sudo bash -c {shlex.quote(step.command)}" in text
 
 
 def test_no_cleanup_leaves_the_cleanup_out():
@@ -103,12 +116,10 @@ def test_shellcheck_accepts_the_script(lesson, flavor, sudo, tmp_path):
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_printed_script_runs_in_a_sandbox(lesson, tmp_path):
-    """The script a person would run does what it says: bash runs it to the end in a throwaway sandbox."""
-    path = tmp_path / "lesson.sh"
-    path.write_text(script(lesson))
-    path.chmod(0o755)
-    prefix = ["unshare", "--net", "--mount"] + ([] if subprocess.os.geteuid() == 0 else ["--user", "--map-root-user"])
-    setup = "mount -t tmpfs none /run && mkdir /run/netns && ip link set lo up && exec bash \"$0\""
-    result = subprocess.run([*prefix, "bash", "-c", setup, str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+def test_printed_script_runs_in_a_sandbox(lesson):
+    """The script a person would run does what it says: bash runs it to the end in the same throwaway sandbox
+    that `netlessons run` uses."""
+    # The sandbox's /tmp is private, so the script arrives on standard input.
+    result = subprocess.run([*sandbox_command(), "bash", "-c", SETUP + "\nexec bash -s"], input=script(lesson),
+                            capture_output=True, text=True, timeout=120, env=lab_environment())
+    assert result.returncode == 0, result.stderr[-3000:]

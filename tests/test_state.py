@@ -211,9 +211,9 @@ def test_a_move_is_one_line_with_what_the_move_changed():
                   Namespace("ns1", (LO,)))
     after = snap(Namespace(ROOT, (BR, Link("v0", "veth", True, False, "br0", "v1", "ns1"))),
                  Namespace("ns1", (LO, veth("v1", "v0"))))
+    # v0 lost its carrier too, but carrier changes are not reported: the kernel delivers them late.
     assert state.diff(before, after) == [
         "v1 moved from host to ns1, now DOWN",
-        "v0 now UP (no carrier)",
         "- address 10.0.0.9/24 on v1 in host",
     ]
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# bridge-gateway-nat: Pods leave the node: a gateway on the bridge, forwarding, and masquerade
+# A node with a pod on its bridge and a link to the outside world. The bridge gets the pods' gateway
+# address; then, one piece at a time, we find out what it takes for a pod to reach a server outside:
+# IP forwarding on the node, and source NAT, because the outside has no route back to the pods.
+# Printed by netlessons 0.1.0 (flavor iproute2).
+# It changes this machine's network: run it as root, or inside a throwaway sandbox:
+#   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
+set -euo pipefail
+
+# === Pods leave the node: a gateway on the bridge, forwarding, and masquerade ===
+
+# Create the namespace node1
+ip netns add node1
+# Create the namespace pod1
+ip netns add pod1
+# Create the namespace outside
+ip netns add outside
+
+# Switch on the loopback in node1
+ip netns exec node1 ip link set lo up
+# Switch on the loopback in pod1
+ip netns exec pod1 ip link set lo up
+# Switch on the loopback in outside
+ip netns exec outside ip link set lo up
+
+# Create the bridge cni0 in node1
+ip netns exec node1 ip link add cni0 type bridge
+
+# Give cni0 the gateway address 10.244.1.1/24
+ip netns exec node1 ip addr add 10.244.1.1/24 dev cni0
+
+# Switch on cni0
+ip netns exec node1 ip link set cni0 up
+
+# Create the pod's veth pair: veth-pod1 on the node, eth0 in pod1
+ip netns exec node1 ip link add veth-pod1 type veth peer name eth0 netns pod1
+
+# Plug veth-pod1 into cni0 and switch it on
+ip netns exec node1 ip link set veth-pod1 master cni0
+ip netns exec node1 ip link set veth-pod1 up
+
+# Give the pod 10.244.1.2/24 and switch eth0 on
+ip netns exec pod1 ip addr add 10.244.1.2/24 dev eth0
+ip netns exec pod1 ip link set eth0 up
+
+# The pod's default route goes via 10.244.1.1
+ip netns exec pod1 ip route add default via 10.244.1.1
+
+# Wire node1 to the outside: eth0 on both sides
+ip netns exec node1 ip link add eth0 type veth peer name eth0 netns outside
+
+# Address and switch on eth0 in node1
+ip netns exec node1 ip addr add 203.0.113.1/24 dev eth0
+ip netns exec node1 ip link set eth0 up
+# Address and switch on eth0 in outside
+ip netns exec outside ip addr add 203.0.113.2/24 dev eth0
+ip netns exec outside ip link set eth0 up
+
+# Start a tiny web server in outside
+ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web.log 2>&1 &
+echo $! >/tmp/netlessons-web.pid
+for _ in $(seq 50); do ip netns exec outside ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
+
+# Switch IP forwarding off on node1
+ip netns exec node1 sysctl -w net.ipv4.ip_forward=0
+
+# Ping the outside from the pod: it fails
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# Switch IP forwarding on
+ip netns exec node1 sysctl -w net.ipv4.ip_forward=1
+
+# Ping again: it still fails
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# Masquerade traffic from the pods that leaves the pod network
+ip netns exec node1 iptables -t nat -A POSTROUTING -s 10.244.1.0/24 '!' -o cni0 -j MASQUERADE
+
+# Ping once more: it works
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2
+
+# Fetch a page from the outside server
+ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://203.0.113.2:8080/
+
+# Who does the server think it talked to?
+cat /tmp/netlessons-web.log
+
+# === Clean-up ===
+
+# Stop the web server
+kill "$(cat /tmp/netlessons-web.pid)"
+
+# Delete the namespace pod1
+ip netns del pod1
+# Delete the namespace outside
+ip netns del outside
+# Delete the namespace node1
+ip netns del node1

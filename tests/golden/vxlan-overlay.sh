@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# vxlan-overlay: An overlay: pod traffic tunnelled between nodes in VXLAN, as flannel does
+# Replace the per-node routes of two-nodes-routed with a VXLAN device on each node: pod packets are
+# wrapped in UDP and carried between the nodes' own addresses, so the underlay never needs to know
+# the pod subnets. With fixed MAC addresses and static entries, without multicast, exactly like
+# flannel's vxlan backend.
+# Printed by netlessons 0.1.0 (flavor iproute2).
+# It changes this machine's network: run it as root, or inside a throwaway sandbox:
+#   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
+set -euo pipefail
+
+# === Builds on bridge-gateway-nat: Pods leave the node: a gateway on the bridge, forwarding, and masquerade ===
+
+# Create the namespace node1
+ip netns add node1
+# Create the namespace pod1
+ip netns add pod1
+# Create the namespace outside
+ip netns add outside
+
+# Switch on the loopback in node1
+ip netns exec node1 ip link set lo up
+# Switch on the loopback in pod1
+ip netns exec pod1 ip link set lo up
+# Switch on the loopback in outside
+ip netns exec outside ip link set lo up
+
+# Create the bridge cni0 in node1
+ip netns exec node1 ip link add cni0 type bridge
+
+# Give cni0 the gateway address 10.244.1.1/24
+ip netns exec node1 ip addr add 10.244.1.1/24 dev cni0
+
+# Switch on cni0
+ip netns exec node1 ip link set cni0 up
+
+# Create the pod's veth pair: veth-pod1 on the node, eth0 in pod1
+ip netns exec node1 ip link add veth-pod1 type veth peer name eth0 netns pod1
+
+# Plug veth-pod1 into cni0 and switch it on
+ip netns exec node1 ip link set veth-pod1 master cni0
+ip netns exec node1 ip link set veth-pod1 up
+
+# Give the pod 10.244.1.2/24 and switch eth0 on
+ip netns exec pod1 ip addr add 10.244.1.2/24 dev eth0
+ip netns exec pod1 ip link set eth0 up
+
+# The pod's default route goes via 10.244.1.1
+ip netns exec pod1 ip route add default via 10.244.1.1
+
+# Wire node1 to the outside: eth0 on both sides
+ip netns exec node1 ip link add eth0 type veth peer name eth0 netns outside
+
+# Address and switch on eth0 in node1
+ip netns exec node1 ip addr add 203.0.113.1/24 dev eth0
+ip netns exec node1 ip link set eth0 up
+# Address and switch on eth0 in outside
+ip netns exec outside ip addr add 203.0.113.2/24 dev eth0
+ip netns exec outside ip link set eth0 up
+
+# Start a tiny web server in outside
+ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web.log 2>&1 &
+echo $! >/tmp/netlessons-web.pid
+for _ in $(seq 50); do ip netns exec outside ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
+
+# Switch IP forwarding off on node1
+ip netns exec node1 sysctl -w net.ipv4.ip_forward=0
+
+# Ping the outside from the pod: it fails
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# Switch IP forwarding on
+ip netns exec node1 sysctl -w net.ipv4.ip_forward=1
+
+# Ping again: it still fails
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# Masquerade traffic from the pods that leaves the pod network
+ip netns exec node1 iptables -t nat -A POSTROUTING -s 10.244.1.0/24 '!' -o cni0 -j MASQUERADE
+
+# Ping once more: it works
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2
+
+# Fetch a page from the outside server
+ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://203.0.113.2:8080/
+
+# Who does the server think it talked to?
+cat /tmp/netlessons-web.log
+
+# === Builds on two-nodes-routed: Two nodes, one flat pod network: routes between pod subnets ===
+
+# Create the namespace node2
+ip netns add node2
+# Create the namespace pod2
+ip netns add pod2
+
+# Switch on the loopback in node2
+ip netns exec node2 ip link set lo up
+# Switch on the loopback in pod2
+ip netns exec pod2 ip link set lo up
+
+# Wire node1 (eth1) to node2 (eth0)
+ip netns exec node1 ip link add eth1 type veth peer name eth0 netns node2
+
+# Address and switch on eth1 in node1
+ip netns exec node1 ip addr add 192.168.0.1/24 dev eth1
+ip netns exec node1 ip link set eth1 up
+# Address and switch on eth0 in node2
+ip netns exec node2 ip addr add 192.168.0.2/24 dev eth0
+ip netns exec node2 ip link set eth0 up
+
+# cni0 on node2 with the gateway 10.244.2.1/24
+ip netns exec node2 ip link add cni0 type bridge
+ip netns exec node2 ip addr add 10.244.2.1/24 dev cni0
+ip netns exec node2 ip link set cni0 up
+
+# pod2 on node2: veth pair, port, address, default route
+ip netns exec node2 ip link add veth-pod2 type veth peer name eth0 netns pod2
+ip netns exec node2 ip link set veth-pod2 master cni0
+ip netns exec node2 ip link set veth-pod2 up
+ip netns exec pod2 ip addr add 10.244.2.2/24 dev eth0
+ip netns exec pod2 ip link set eth0 up
+ip netns exec pod2 ip route add default via 10.244.2.1
+
+# IP forwarding on node2
+ip netns exec node2 sysctl -w net.ipv4.ip_forward=1
+
+# On node1: 10.244.2.0/24 via 192.168.0.2
+ip netns exec node1 ip route add 10.244.2.0/24 via 192.168.0.2
+# On node2: 10.244.1.0/24 via 192.168.0.1
+ip netns exec node2 ip route add 10.244.1.0/24 via 192.168.0.1
+
+# Ask node1 how it reaches pod2
+ip netns exec node1 ip route get 10.244.2.2
+
+# Start a web server in pod2
+ip netns exec pod2 python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web-pod2.log 2>&1 &
+echo $! >/tmp/netlessons-web-pod2.pid
+for _ in $(seq 50); do ip netns exec pod2 ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
+
+# pod1 fetches a page from pod2
+ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://10.244.2.2:8080/
+
+# The trap: pod2 saw node1's address, not pod1's
+cat /tmp/netlessons-web-pod2.log
+
+# Exempt traffic inside the cluster network from masquerade
+ip netns exec node1 iptables -t nat -I POSTROUTING 1 -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN
+
+# pod1 fetches the page again
+ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://10.244.2.2:8080/
+
+# pod2 now sees pod1's own address
+cat /tmp/netlessons-web-pod2.log
+
+# === An overlay: pod traffic tunnelled between nodes in VXLAN, as flannel does ===
+
+# Remove the route to 10.244.2.0/24 on node1
+ip netns exec node1 ip route del 10.244.2.0/24
+# Remove the route to 10.244.1.0/24 on node2
+ip netns exec node2 ip route del 10.244.1.0/24
+
+# pod1 can no longer reach pod2
+ip netns exec pod1 ping -c 1 -W 1 10.244.2.2 || echo "(failed, as this step expects)"
+
+# Create flannel.1 on node1
+ip netns exec node1 ip link add flannel.1 address 02:00:00:00:01:01 mtu 1450 type vxlan id 1 local 192.168.0.1 dev eth1 dstport 8472 nolearning
+# Create flannel.1 on node2
+ip netns exec node2 ip link add flannel.1 address 02:00:00:00:02:01 mtu 1450 type vxlan id 1 local 192.168.0.2 dev eth0 dstport 8472 nolearning
+
+# Give flannel.1 on node1 the address 10.244.1.0/32 and switch it on
+ip netns exec node1 ip addr add 10.244.1.0/32 dev flannel.1
+ip netns exec node1 ip link set flannel.1 up
+# Give flannel.1 on node2 the address 10.244.2.0/32 and switch it on
+ip netns exec node2 ip addr add 10.244.2.0/32 dev flannel.1
+ip netns exec node2 ip link set flannel.1 up
+
+# On node1: the other end 10.244.2.0 has MAC 02:00:00:00:02:01
+ip netns exec node1 ip neigh add 10.244.2.0 lladdr 02:00:00:00:02:01 dev flannel.1 nud permanent
+# On node2: the other end 10.244.1.0 has MAC 02:00:00:00:01:01
+ip netns exec node2 ip neigh add 10.244.1.0 lladdr 02:00:00:00:01:01 dev flannel.1 nud permanent
+
+# On node1: 10.244.2.0/24 via 10.244.2.0 on flannel.1
+ip netns exec node1 ip route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink
+# On node2: 10.244.1.0/24 via 10.244.1.0 on flannel.1
+ip netns exec node2 ip route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink
+
+# Ping pod2: silently dropped
+ip netns exec pod1 ping -c 1 -W 1 10.244.2.2 || echo "(failed, as this step expects)"
+
+# On node1: frames for 02:00:00:00:02:01 go to 192.168.0.2
+ip netns exec node1 bridge fdb add 02:00:00:00:02:01 dev flannel.1 dst 192.168.0.2 self permanent
+# On node2: frames for 02:00:00:00:01:01 go to 192.168.0.1
+ip netns exec node2 bridge fdb add 02:00:00:00:01:01 dev flannel.1 dst 192.168.0.1 self permanent
+
+# Ping pod2 through the tunnel
+ip netns exec pod1 ping -c 1 -W 1 10.244.2.2
+
+# The VXLAN settings, as the kernel reports them
+ip netns exec node1 ip -d link show flannel.1
+
+# How node1 reaches pod2 now
+ip netns exec node1 ip route get 10.244.2.2
+
+# A 1422-byte ping with don't-fragment passes
+ip netns exec pod1 ping -c 1 -W 1 -Mdo -s 1422 10.244.2.2
+
+# A 1423-byte ping with don't-fragment fails
+ip netns exec pod1 ping -c 1 -W 1 -Mdo -s 1423 10.244.2.2 || echo "(failed, as this step expects)"
+
+# === Clean-up ===
+
+# Stop the web server web
+kill "$(cat /tmp/netlessons-web.pid)"
+# Stop the web server web-pod2
+kill "$(cat /tmp/netlessons-web-pod2.pid)"
+
+# Delete the namespace pod1
+ip netns del pod1
+# Delete the namespace pod2
+ip netns del pod2
+# Delete the namespace outside
+ip netns del outside
+# Delete the namespace node1
+ip netns del node1
+# Delete the namespace node2
+ip netns del node2
