@@ -22,7 +22,8 @@ _MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
 _BRIDGE_ID = re.compile(r"\b(8000)\.[0-9a-f]{12}\b")
 _TIMES = [(re.compile(r"time=[0-9.]+ ms"), "time=… ms"), (re.compile(r"time \d+ms"), "time …ms"),
           (re.compile(r"rtt min/avg/max/mdev = \S+ ms"), "rtt min/avg/max/mdev = … ms"),
-          (re.compile(r"\[\d\d/\w{3}/\d{4} \d\d:\d\d:\d\d\]"), "[date]")]
+          (re.compile(r"\[\d\d/\w{3}/\d{4} \d\d:\d\d:\d\d\]"), "[date]"),
+          (re.compile(r"after \d+ milliseconds"), "after … milliseconds")]
 
 
 def _mac(match: re.Match) -> str:
@@ -31,8 +32,14 @@ def _mac(match: re.Match) -> str:
     return mac if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff") or mac.startswith("02:00:00") else "xx:xx:xx:xx:xx:xx"
 
 
+_CNI_VETH = re.compile(r"\bveth[0-9a-f]{8}\b")  # the CNI bridge plugin's random host-side names
+_LINK_LOCAL = re.compile(r"\bfe80::[0-9a-f:]+")  # IPv6 link-local addresses follow the random MACs
+
+
 def mask(text: str) -> str:
     text = _BRIDGE_ID.sub(r"\1.…", text)
+    text = _CNI_VETH.sub("veth########", text)
+    text = _LINK_LOCAL.sub("fe80::…", text)
     text = _MAC.sub(_mac, text)
     for pattern, replacement in _TIMES:
         text = pattern.sub(replacement, text)
@@ -102,8 +109,10 @@ def to_markdown(rendered: RenderedLesson, captured: Capture) -> str:
             if output:
                 out.append(output)
             out += ["```", "", f"Check: {verdict}. Expected: {'; '.join(expected_in_words(item))}.", ""]
-            if result.changes:
-                out += ["What changed:", "", "```text", *result.changes, "```", ""]
+            # Clean-up changes are left out: the kernel tears namespaces down in its own time, so their
+            # order differs from run to run, and the handout must be the same file every time.
+            if result.changes and item.phase != "cleanup":
+                out += ["What changed:", "", "```text", *(mask(c) for c in result.changes), "```", ""]
     if lesson.kubernetes:
         out += ["## In Kubernetes", "", " ".join(lesson.kubernetes.split()), ""]
     return "\n".join(out)
@@ -141,8 +150,8 @@ def to_html(rendered: RenderedLesson, captured: Capture) -> str:
             out.append(f"<pre><code>$ {e(item.command)}" + (f"\n{e(output)}" if output else "") + "</code></pre>")
             css, word = ("ok", "passed") if result.passed else ("fail", "FAILED: " + result.verdict.problem)
             out.append(f'<p class="{css}">Check {e(word)}.</p>')
-            if result.changes:
-                out.append("<ul>" + "".join(f"<li>{e(c)}</li>" for c in result.changes) + "</ul>")
+            if result.changes and item.phase != "cleanup":
+                out.append("<ul>" + "".join(f"<li>{e(mask(c))}</li>" for c in result.changes) + "</ul>")
     if lesson.kubernetes:
         out += ["<h2>In Kubernetes</h2>", f"<p>{_prose(lesson.kubernetes)}</p>"]
     out.append("</body></html>")

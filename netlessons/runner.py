@@ -261,13 +261,14 @@ class Observer:
         self.last = state.snapshot(lab.run)
 
     def _settled(self):
-        """Snapshots until two in a row agree and no veth has lost its other end (a namespace being torn
-        down), within about a second."""
+        """Snapshots until two in a row agree and no veth has newly lost its other end (a namespace being
+        torn down), within about a second."""
+        known = set(self.last.loose_ends())
         now = self.state.snapshot(self.lab.run)
         for pause in self.SETTLE:
             time.sleep(pause)
             again = self.state.snapshot(self.lab.run)
-            if again == now and not again.loose_ends():
+            if again == now and set(again.loose_ends()) <= known:
                 break
             now = again
         return now

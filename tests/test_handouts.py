@@ -29,7 +29,8 @@ def test_handout_has_real_output_and_a_mermaid_diagram(lesson):
     text = (HANDOUTS / f"{lesson}.md").read_text()
     assert "```mermaid\nflowchart LR" in text
     assert "```console\n$ ip" in text
-    assert "64 bytes from" in text  # a real ping reply
+    outputs = [block.split("\n", 1)[1] for block in text.split("```console\n$ ")[1:]]
+    assert any(not out.startswith("```") for out in outputs)  # some command printed real output
     assert "What changed:" in text
 
 

@@ -222,7 +222,7 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -m statistic --mode random -
 ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 
 # 40 requests to the ClusterIP: both pods answer
-for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort | uniq -c
+for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort -u
 
 # The Service chain as iptables shows it
 ip netns exec node1 iptables -t nat -S KUBE-SVC-WEB

@@ -223,7 +223,7 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -m statistic --mode random -
 ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 
 # 40 requests to the ClusterIP: both pods answer
-for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort | uniq -c
+for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort -u
 
 # The Service chain as iptables shows it
 ip netns exec node1 iptables -t nat -S KUBE-SVC-WEB
@@ -244,7 +244,7 @@ ip netns exec node1 iptables -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j KU
 ip netns exec node1 iptables -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j KUBE-SVC-WEB
 
 # The outside world calls 203.0.113.1:30080, 20 times
-for _ in $(seq 20); do ip netns exec outside curl -sS --max-time 2 http://203.0.113.1:30080/; done | sort | uniq -c
+for _ in $(seq 20); do ip netns exec outside curl -sS --max-time 2 http://203.0.113.1:30080/; done | sort -u
 
 # A Service 10.96.0.101 whose only endpoint is pod1
 ip netns exec node1 iptables -t nat -N KUBE-SVC-SELF
@@ -269,7 +269,7 @@ ip netns exec node1 iptables -t nat -I KUBE-SEP-SELF 1 -s 10.244.1.2/32 -j KUBE-
 ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/
 
 # pod1's server saw the node's cni0 address
-cat /tmp/netlessons-svc-pod1.log
+tail -n 1 /tmp/netlessons-svc-pod1.log
 
 # Is br_netfilter loaded here?
 test -d /proc/sys/net/bridge && echo 'br_netfilter: loaded' || echo 'br_netfilter: not loaded'
