@@ -187,8 +187,9 @@ def _judge(check: dict[str, Any], status: int, stdout: str, stderr: str) -> Verd
         routes = _json(stdout) if status == 0 else []
         if check.get("absent"):
             return PASS if not routes else Verdict(False, f"expected: {want}; found {routes[0]}")
+        fields = (("via", "gateway"), ("dev", "dev"))
         for route in routes:
-            if all(not check.get(k) or route.get(field) == check[k] for k, field in (("via", "gateway"), ("dev", "dev"))):
+            if all(not check.get(key) or route.get(field) == check[key] for key, field in fields):
                 return PASS
         return Verdict(False, f"expected: {want}; routes found: {routes or 'none'}")
     if "sysctl" in check:

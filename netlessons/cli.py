@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import signal
-import sys
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -65,12 +64,25 @@ def _catalog(dirs: Optional[List[Path]]):
     return Catalog.default(list(dirs or []))
 
 
-def _render(lesson_id: str, sets: Optional[List[str]], flavor: Optional[str], dirs: Optional[List[Path]]):
+def _render(lesson_id: str, sets: Optional[List[str]], flavor: Optional[str], dirs: Optional[List[Path]],
+            catalog=None):
+    """The lesson rendered with these values: from the per-user cache when nothing changed, else anew."""
+    from netlessons import codecache
+    from netlessons.catalog import data_dir
     from netlessons.params import parse_assignments
-    from netlessons.render import render_lesson
 
-    catalog = _catalog(dirs)
-    return render_lesson(catalog, catalog.get(lesson_id), parse_assignments(list(sets or [])), flavor)
+    catalog = catalog or _catalog(dirs)
+    lesson = catalog.get(lesson_id)
+    overrides = parse_assignments(list(sets or []))
+    key = codecache.rendered_key([item.path for item in catalog.chain(lesson)], data_dir("templates"), overrides,
+                                 flavor)
+    rendered = codecache.load_rendered(key)
+    if rendered is None:
+        from netlessons.render import render_lesson
+
+        rendered = render_lesson(catalog, lesson, overrides, flavor)
+        codecache.save_rendered(key, rendered)
+    return rendered
 
 
 @app.command("list")
@@ -81,13 +93,12 @@ def list_lessons(
 ) -> None:
     """List the lessons: id, title, number of steps, and the tools they need."""
     from netlessons.params import rule_of
-    from netlessons.render import render_lesson
     from netlessons.runner import package_for
 
     catalog = _catalog(dirs)
     rows = []
     for lesson in catalog.all():
-        rendered = render_lesson(catalog, lesson)
+        rendered = _render(lesson.id, None, None, None, catalog=catalog)
         rows.append({
             "id": lesson.id, "title": lesson.title, "summary": " ".join(lesson.summary.split()),
             "steps": sum(1 for s in rendered.steps if s.lesson == lesson.id) + len(rendered.cleanup),

@@ -1,9 +1,12 @@
-"""A per-user cache of compiled Jinja templates, so that `print` and `list` start fast.
+"""Per-user caches, so that `print`, `list` and `run` start fast: compiled Jinja templates, and whole
+rendered lessons.
 
-Compiling the templates of a lesson costs more than everything else `netlessons print` does. The compiled
-Python code of each template source is kept in one file under ~/.cache/netlessons (or $XDG_CACHE_HOME,
-or $NETLESSONS_CACHE_DIR; set that to an empty string to switch the cache off), keyed by the source's hash,
-the Python version and the Jinja version. A cache that cannot be read or written is simply not used.
+Compiling and rendering templates costs more than everything else `netlessons print` does. Both results are
+kept under ~/.cache/netlessons (or $XDG_CACHE_HOME, or $NETLESSONS_CACHE_DIR; set that to an empty string to
+switch the caches off). A rendered lesson is keyed by the content of its lesson files, of templates/, the
+parameter values and the flavor, and by the Python and netlessons versions, so any change renders anew (and
+is validated anew). Like Python's own __pycache__, the files are trusted because only their owner writes
+them. A cache that cannot be read or written is simply not used.
 """
 
 from __future__ import annotations
@@ -11,12 +14,11 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import pickle
 import sys
 import tempfile
 from pathlib import Path
 from types import CodeType
-
-import jinja2
 
 
 def cache_dir() -> Path | None:
@@ -29,6 +31,8 @@ def cache_dir() -> Path | None:
 
 class CodeCache:
     def __init__(self, folder: Path | None) -> None:
+        import jinja2  # only a render that missed the cache of rendered lessons pays for Jinja
+
         tag = f"py{sys.version_info[0]}{sys.version_info[1]}-jinja{jinja2.__version__}"
         self.path = folder / f"templates-{tag}.marshal" if folder else None
         self._entries: dict[str, bytes] | None = None
@@ -74,3 +78,42 @@ class CodeCache:
             self._dirty = False
         except OSError:
             pass
+
+
+RENDERED_KEPT = 200  # rendered lessons kept; the least recently written go first
+
+
+def rendered_key(lesson_files: list[Path], templates: Path, overrides: dict[str, str], flavor: str | None) -> str:
+    from netlessons import __version__
+
+    digest = hashlib.sha256(f"{__version__}\0{sys.version}\0{sorted(overrides.items())}\0{flavor}".encode())
+    for path in lesson_files + sorted(templates.glob("*")):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def load_rendered(key: str):
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        return pickle.loads((folder / "rendered" / f"{key}.pickle").read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+
+
+def save_rendered(key: str, rendered: object) -> None:
+    folder = cache_dir()
+    if folder is None:
+        return
+    target = folder / "rendered"
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target, delete=False) as f:
+            f.write(pickle.dumps(rendered))
+        os.replace(f.name, target / f"{key}.pickle")
+        kept = sorted(target.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
+        for old in kept[:-RENDERED_KEPT]:
+            old.unlink(missing_ok=True)
+    except (OSError, pickle.PicklingError):
+        pass

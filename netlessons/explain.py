@@ -6,9 +6,8 @@ import textwrap
 from itertools import groupby
 
 from netlessons import checks
-from netlessons.lesson import Step
+from netlessons.lesson import RenderedLesson, Step
 from netlessons.params import rule_of
-from netlessons.render import RenderedLesson
 
 
 def _wrap(text: str, indent: str = "    ") -> list[str]:

@@ -14,8 +14,7 @@ from itertools import groupby
 
 from netlessons import diagram, state
 from netlessons.explain import expected_in_words
-from netlessons.lesson import Step
-from netlessons.render import RenderedLesson
+from netlessons.lesson import RenderedLesson, Step
 from netlessons.runner import Lab, Observer, StepResult
 
 _MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
@@ -29,7 +28,8 @@ _TIMES = [(re.compile(r"time=[0-9.]+ ms"), "time=… ms"), (re.compile(r"time \d
 def _mac(match: re.Match) -> str:
     """Random MAC addresses are masked; the all-zero, broadcast and fixed ones a lesson sets are kept."""
     mac = match.group(0)
-    return mac if mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff") or mac.startswith("02:00:00") else "xx:xx:xx:xx:xx:xx"
+    kept = mac in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff") or mac.startswith("02:00:00")
+    return mac if kept else "xx:xx:xx:xx:xx:xx"
 
 
 _CNI_VETH = re.compile(r"\bveth[0-9a-f]{8}\b")  # the CNI bridge plugin's random host-side names
@@ -136,7 +136,8 @@ def to_html(rendered: RenderedLesson, captured: Capture) -> str:
            f"<title>{e(lesson.title)}</title><style>{_CSS}</style></head><body>",
            f"<h1>{e(lesson.title)}</h1>", f"<p><code>{e(lesson.id)}</code> · {e(' '.join(lesson.summary.split()))}</p>",
            "<p><em>From a real run in a throwaway sandbox; MAC addresses and timings are masked.</em></p>",
-           "<h2>The lab</h2>", f'<figure id="diagram">{diagram.render(captured.built, "svg")}</figure>', "<h2>Steps</h2>"]
+           "<h2>The lab</h2>", f'<figure id="diagram">{diagram.render(captured.built, "svg")}</figure>',
+           "<h2>Steps</h2>"]
     number = 0
     for _, pairs in _groups(rendered, captured):
         step = pairs[0][0]

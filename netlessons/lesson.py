@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from netlessons.errors import ParameterError
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -84,3 +86,42 @@ class Step:
     timeout: float = 30.0
     creates: tuple[Owned, ...] = ()
     needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RenderedLesson:
+    lesson: Lesson
+    flavor: str
+    values: dict[str, Any]
+    parameters: tuple[Parameter, ...]
+    prerequisites: tuple[Lesson, ...]
+    steps: tuple[Step, ...]  # the prerequisites' steps first, then the lesson's own
+    cleanup: tuple[Step, ...]
+
+    @property
+    def needs(self) -> list[str]:
+        tools: list[str] = []
+        for step in self.steps + self.cleanup:
+            tools += [t for t in step.needs if t not in tools]
+        return tools
+
+    def upto(self, spec: str) -> int:
+        """How many of `steps` to run to reach a step given by its number (1-based, as `run` counts) or its
+        id; a loop's id means its last round."""
+        if spec.isdigit():
+            number = int(spec)
+            if 0 < number <= len(self.steps):
+                return number
+            raise ParameterError(f"step {number} does not exist; {self.lesson.id} has steps 1 to {len(self.steps)}")
+        for index in range(len(self.steps) - 1, -1, -1):
+            if spec in (self.steps[index].id, self.steps[index].group):
+                return index + 1
+        ids = ", ".join(dict.fromkeys(s.group for s in self.steps))
+        raise ParameterError(f"no step {spec!r} in {self.lesson.id}; its steps: {ids}")
+
+    @property
+    def owned(self) -> list[Owned]:
+        seen: list[Owned] = []
+        for step in self.steps:
+            seen += [o for o in step.creates if o not in seen]
+        return seen

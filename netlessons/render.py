@@ -21,7 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from netlessons.catalog import Catalog, data_dir
 from netlessons.codecache import CodeCache, cache_dir
 from netlessons.errors import LessonFileError, LessonFileErrors, NetlessonsError, ParameterError
-from netlessons.lesson import Expectation, Lesson, Owned, Parameter, Step, StepSpec
+from netlessons.lesson import Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec
 from netlessons.params import check_object_name, resolve
 
 FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl", "process", "nft", "iptables",
@@ -200,45 +200,6 @@ def renderer_for(flavor: str) -> Renderer:
     if flavor not in _renderers:
         _renderers[flavor] = Renderer(flavor)
     return _renderers[flavor]
-
-
-@dataclass(frozen=True)
-class RenderedLesson:
-    lesson: Lesson
-    flavor: str
-    values: dict[str, Any]
-    parameters: tuple[Parameter, ...]
-    prerequisites: tuple[Lesson, ...]
-    steps: tuple[Step, ...]  # the prerequisites' steps first, then the lesson's own
-    cleanup: tuple[Step, ...]
-
-    @property
-    def needs(self) -> list[str]:
-        tools: list[str] = []
-        for step in self.steps + self.cleanup:
-            tools += [t for t in step.needs if t not in tools]
-        return tools
-
-    def upto(self, spec: str) -> int:
-        """How many of `steps` to run to reach a step given by its number (1-based, as `run` counts) or its
-        id; a loop's id means its last round."""
-        if spec.isdigit():
-            number = int(spec)
-            if 0 < number <= len(self.steps):
-                return number
-            raise ParameterError(f"step {number} does not exist; {self.lesson.id} has steps 1 to {len(self.steps)}")
-        for index in range(len(self.steps) - 1, -1, -1):
-            if spec in (self.steps[index].id, self.steps[index].group):
-                return index + 1
-        ids = ", ".join(dict.fromkeys(s.group for s in self.steps))
-        raise ParameterError(f"no step {spec!r} in {self.lesson.id}; its steps: {ids}")
-
-    @property
-    def owned(self) -> list[Owned]:
-        seen: list[Owned] = []
-        for step in self.steps:
-            seen += [o for o in step.creates if o not in seen]
-        return seen
 
 
 def chain_parameters(chain: list[Lesson]) -> tuple[Parameter, ...]:

@@ -9,7 +9,7 @@ from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from netlessons import hints
-from netlessons.render import RenderedLesson
+from netlessons.lesson import RenderedLesson
 from netlessons.runner import RunReport, StepResult
 
 

@@ -17,8 +17,7 @@ from netlessons import checks, sandbox
 from netlessons.errors import EnvironmentProblem, HostClash, SandboxDied
 from netlessons.kernel import feature_present
 from netlessons.ledger import Ledger, clean_up
-from netlessons.lesson import Step
-from netlessons.render import RenderedLesson
+from netlessons.lesson import RenderedLesson, Step
 from netlessons.shell import CommandResult, LabShell, lab_environment
 
 TOOL_PACKAGES = {

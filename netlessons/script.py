@@ -7,8 +7,7 @@ import shlex
 import textwrap
 
 from netlessons import __version__
-from netlessons.lesson import Step
-from netlessons.render import RenderedLesson
+from netlessons.lesson import RenderedLesson, Step
 
 
 def _comment(text: str, width: int = 100) -> list[str]:

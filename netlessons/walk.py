@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TextIO
 
-from netlessons.render import RenderedLesson
+from netlessons.lesson import RenderedLesson
 from netlessons.runner import Lab, Observer, StepResult
 
 KEYS = {"": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit"}

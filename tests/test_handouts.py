@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from netlessons.catalog import Catalog
-from tests.helpers import ROOT, netlessons
+from tests.helpers import netlessons
 from tests.update_golden import HANDOUTS, handout
 
 LESSON_IDS = sorted(Catalog.default().files())

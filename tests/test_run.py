@@ -56,8 +56,9 @@ def test_junit_report_is_valid_xml(tmp_path):
 def _broken_bridge_lesson(tmp_path: Path) -> Path:
     """bridge-3ns with one wrong expectation: ns3 is said to get host number 4."""
     text = (ROOT / "lessons" / "bridge-3ns.toml").read_text()
+    wrong = "{{ host(subnet, i + (1 if i == 3 else 0)) }}"
     text = text.replace('address = "{% if part == \'address\' %}{{ host(subnet, i) }}{% endif %}"',
-                        'address = "{% if part == \'address\' %}{{ host(subnet, i + (1 if i == 3 else 0)) }}{% endif %}"')
+                        'address = "{% if part == \'address\' %}' + wrong + '{% endif %}"')
     folder = tmp_path / "broken"
     folder.mkdir()
     (folder / "bridge-3ns.toml").write_text(text)
