@@ -99,16 +99,16 @@ def check_tools(tools: list[str], flavor: str = "") -> None:
 
 
 def _poll_state(shell: LabShell, check: dict, wait: float) -> checks.Verdict:
-    """Ask the kernel until the check passes or `wait` seconds are over: some changes land asynchronously."""
+    """Ask the kernel until the check passes or `wait` seconds are over: some changes land asynchronously
+    (a deleted namespace's veth peers go some milliseconds later). Short, even intervals: a longer pause
+    would mostly be spent waiting after the kernel is done."""
     deadline = time.monotonic() + wait
-    delay = 0.005
     while True:
         answer = shell.run(checks.state_query(check), timeout=10)
         verdict = checks.state_verdict(check, answer.status, answer.stdout, answer.stderr)
         if verdict.passed or time.monotonic() >= deadline:
             return verdict
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
+        time.sleep(0.005)
 
 
 def run_step(shell: LabShell, step: Step) -> StepResult:
