@@ -52,7 +52,8 @@ def handles_errors(command: Callable) -> Callable:
             _fail(e.message, e.hint)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
+            typer.echo("interrupted. If a --host run was cleaning up, `netlessons cleanup` removes what is left "
+                       "of its lab.", err=True)
             raise typer.Exit(errors.EXIT_INTERRUPTED) from None
 
     return wrapper

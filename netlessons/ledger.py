@@ -8,8 +8,10 @@ as success, and waits until the kernel has really removed them.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +30,23 @@ def state_dir() -> Path:
 
 @dataclass
 class Ledger:
+    """One run's ledger file. The run holds an exclusive lock on it while it lives, so that `cleanup` never
+    takes the ledger of a run that is still going."""
+
     path: Path
+    lock: int | None = None  # the open file descriptor that holds the lock
 
     @classmethod
     def create(cls, lesson_id: str) -> "Ledger":
         folder = state_dir()
+        path = folder / f"{lesson_id}-{os.getpid()}-{int(time.time())}.jsonl"
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path = folder / f"{lesson_id}-{os.getpid()}-{int(time.time())}.jsonl"
-            ledger = cls(path)
+            ledger = cls(path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            fcntl.flock(ledger.lock, fcntl.LOCK_EX)
             ledger._append({"run": lesson_id, "pid": os.getpid(), "started": time.time()})
         except OSError as e:
+            path.unlink(missing_ok=True)  # a ledger that could not be written must not look like a run
             raise EnvironmentProblem(f"cannot write the ownership ledger in {folder}: {e.strerror}",
                                      hint="host mode records what it creates there before creating it; "
                                           "set NETLESSONS_STATE_DIR to a writable folder") from None
@@ -49,11 +57,47 @@ class Ledger:
         folder = state_dir()
         return [Ledger(p) for p in sorted(folder.glob("*.jsonl"))] if folder.is_dir() else []
 
+    def take(self) -> bool:
+        """Lock a ledger found on disk; False while the run that wrote it still holds it."""
+        try:
+            self.lock = os.open(self.path, os.O_RDONLY)
+            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
+
     def _append(self, record: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        # No O_CREAT: a ledger that someone removed is not silently started anew.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, (json.dumps(record) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def record_shell(self, pid: int) -> None:
+        """The lab shell's process (the leader of its own session), so that `cleanup` after a kill -9 can stop
+        a command still running in it before removing what it may be creating."""
+        self._append({"shell": pid, "start": process_start(pid)})
+
+    def shell(self) -> tuple[int, str] | None:
+        for record in self._records():
+            if "shell" in record:
+                return record["shell"], record.get("start", "")
+        return None
+
+    def _records(self) -> list[dict]:
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        records = []
+        for line in lines:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash mid-write
+        return records
 
     def record(self, objects: Iterable[Owned]) -> None:
         """Write-ahead: called before the command that creates these objects runs."""
@@ -65,15 +109,7 @@ class Ledger:
 
     def objects(self) -> list[Owned]:
         found: list[Owned] = []
-        try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut short by a crash mid-write
+        for record in self._records():
             if "kind" in record:
                 owned = Owned(record["kind"], record["name"], record.get("netns", ""))
                 if owned not in found:
@@ -82,6 +118,31 @@ class Ledger:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+
+def process_start(pid: int) -> str:
+    """When a process started (field 22 of /proc/PID/stat): a pid plus this names one process for good."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def stop_shell(ledger: Ledger) -> None:
+    """Kill the session of a run's lab shell if that very process still lives (not a reused pid)."""
+    found = ledger.shell()
+    if not found or not found[1] or process_start(found[0]) != found[1]:
+        return
+    try:
+        os.killpg(found[0], signal.SIGKILL)
+    except OSError:
+        return
+    deadline = time.monotonic() + 5
+    while process_start(found[0]) == found[1] and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _exists_link(run: Run, name: str, netns: str = "") -> bool:
@@ -119,7 +180,8 @@ def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
     for file in (o for o in reversed(objects) if o.kind == "file"):
         if run(f"test -e {_q(file.name)} && rm -f {_q(file.name)}").status == 0:
             done.append(f"removed file {file.name}")
-        run(f"rmdir {_q(file.name.rsplit('/', 1)[0])} 2>/dev/null")  # the folder too, if the lesson made it
+        # its folders too, as far as they are empty (a lesson's `mkdir -p` may have made them)
+        run(f"rmdir -p --ignore-fail-on-non-empty {_q(file.name.rsplit('/', 1)[0])} 2>/dev/null")
     links = [o for o in reversed(objects) if o.kind == "link"]
     namespaces = [o.name for o in reversed(objects) if o.kind == "netns"]
     present_ns = _netns_names(run)

@@ -34,6 +34,14 @@ STATE_KEYS = {
 }
 
 
+# The type of each state-check field; text fields are templates, so numbers may also come as text.
+STATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "absent": bool, "up": bool, "ports": (int, str), "mtu": (int, str), "port": (int, str), "value": (int, str),
+}
+STATE_TYPE_WORDS = {"absent": "true or false", "up": "true or false", "ports": "a whole number",
+                    "mtu": "a whole number", "port": "a port number", "value": "the expected value"}
+
+
 class _Source:
     """Finds the line of a field in the raw text, since the TOML parser keeps no positions."""
 
@@ -107,7 +115,7 @@ def _parameter(src: _Source, name: str, table: Any, errors: list) -> Parameter |
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         errors.append(src.error("parameter names are lower-case letters, digits and '_'", where, line))
     kind = table.get("type")
-    if kind not in param_types.TYPES:
+    if not isinstance(kind, str) or kind not in param_types.TYPES:
         errors.append(src.error(f"unknown type {kind!r}; one of {', '.join(param_types.TYPES)}",
                                 f"{where}.type", src.key_line("type", line)))
         return None
@@ -144,6 +152,17 @@ def _state_check(src: _Source, check: Any, where: str, line: int | None, errors:
         return None
     allowed = STATE_KEYS[subjects[0]] | {subjects[0]}
     _check_keys(src, check, allowed, where, line, errors)
+    wrong = [key for key, value in check.items() if key in allowed and not isinstance(value, STATE_TYPES.get(key, str))]
+    if subjects[0] == "sysctl" and "value" not in check:
+        errors.append(src.error("a sysctl check needs the 'value' it expects", where, line))
+        return None
+    wrong += [key for key in ("port", "ports", "mtu") if isinstance(check.get(key), str)
+              and not check[key].strip().isdigit() and "{{" not in check[key]]
+    if wrong:
+        errors.append(src.error(f"{wrong[0]!r} has the wrong type: "
+                                f"{STATE_TYPE_WORDS.get(wrong[0], 'a string (it may use the parameters)')}",
+                                f"{where}.{wrong[0]}", line))
+        return None
     return check
 
 

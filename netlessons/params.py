@@ -32,8 +32,25 @@ def _name(value: Any, what: str, max_bytes: int) -> str:
     return value
 
 
+# Names `ip link` would read as one of its own words (it accepts any prefix of a keyword: `n` is `name`),
+# and the names the kernel itself refuses for an interface.
+IP_KEYWORDS = ("address", "broadcast", "dev", "down", "group", "help", "index", "link", "master", "mtu", "name",
+               "netns", "nomaster", "peer", "type", "up", "alias", "arp", "multicast", "promisc", "txqueuelen",
+               "qlen", "state", "vf", "xdp", "label")
+KERNEL_RESERVED = ("all", "default")
+
+
+def _check_interface_name(value: str) -> str:
+    if value in KERNEL_RESERVED:
+        raise ParameterError(f"the kernel refuses {value!r} as an interface name")
+    keyword = next((k for k in IP_KEYWORDS if k.startswith(value)), None)
+    if keyword:
+        raise ParameterError(f"`ip link` would read {value!r} as its keyword {keyword!r}; choose another name")
+    return value
+
+
 def _ifname(value: Any, p: Parameter) -> str:
-    return _name(value, "interface name", IFNAMSIZ - 1)
+    return _check_interface_name(_name(value, "interface name", IFNAMSIZ - 1))
 
 
 def _nsname(value: Any, p: Parameter) -> str:
@@ -98,7 +115,9 @@ def _choice(value: Any, p: Parameter) -> str:
 
 def check_object_name(kind: str, value: Any) -> str:
     """The rule for a name a command gives to a new link or namespace, whatever parameters composed it."""
-    return _name(value, "interface name", IFNAMSIZ - 1) if kind == "link" else _name(value, "namespace name", 64)
+    if kind == "link":
+        return _check_interface_name(_name(value, "interface name", IFNAMSIZ - 1))
+    return _name(value, "namespace name", 64)
 
 
 TYPES: dict[str, tuple[Callable[[Any, Parameter], Any], str]] = {

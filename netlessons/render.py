@@ -265,7 +265,8 @@ def _render_spec(renderer: Renderer, lesson: Lesson, spec: StepSpec, values: dic
     rounds: list[tuple[str, dict[str, Any]]] = [(spec.id, values)]
     if spec.foreach:
         loops = _template_call(lambda: renderer.loop(spec.foreach, values), f"{where}.foreach")
-        rounds = [("-".join([spec.id, *(_id_part(v) for v in loop.values())]), {**values, **loop}) for loop in loops]
+        rounds = _template_call(lambda: [("-".join([spec.id, *(_id_part(v) for v in loop.values())]),
+                                          {**values, **loop}) for loop in loops], f"{where}.foreach")
     steps = []
     for number, (step_id, scope) in enumerate(rounds, 1):
         command, creates, needs = _template_call(lambda: renderer.command(spec.run, scope), f"{where}.run")

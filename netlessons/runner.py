@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from typing import Protocol
 from netlessons import checks, sandbox
 from netlessons.errors import EnvironmentProblem, HostClash, SandboxDied
 from netlessons.kernel import feature_present
-from netlessons.ledger import Ledger, clean_up
+from netlessons.ledger import Ledger, clean_up, stop_shell
 from netlessons.lesson import RenderedLesson, Step
 from netlessons.shell import CommandResult, LabShell, lab_environment
 
@@ -139,14 +140,23 @@ def preflight_host(shell: LabShell, rendered: RenderedLesson) -> None:
     namespaces = {item["name"] for item in json.loads(shell.run("ip -j netns list").stdout.strip() or "[]")}
     claimed = {(o.kind, o.name): ledger.path.name for ledger in Ledger.all() for o in ledger.objects()}
     clashes = []
+    paths = {"file": lambda o: o.name, "dir": lambda o: o.name, "process": lambda o: f"/tmp/netlessons-{o.name}.pid"}
     for owned in rendered.owned:
-        if owned.kind == "netns" and owned.name in namespaces:
+        if owned.kind in paths:
+            path = paths[owned.kind](owned)
+            if shell.run(f"test -e {shlex.quote(path)}").status == 0:
+                clashes.append(f"{path} exists already")
+        elif owned.kind == "netns" and owned.name in namespaces:
             clashes.append(f"namespace {owned.name} exists already")
         elif owned.kind == "link" and not owned.netns and owned.name in links:
             clashes.append(f"link {owned.name} exists already")
         elif (owned.kind, owned.name) in claimed:
             clashes.append(f"{owned.kind} {owned.name} belongs to another netlessons run "
                            f"(ledger {claimed[(owned.kind, owned.name)]})")
+    if any(o.kind == "netns" for o in rendered.owned):
+        writable = "test -w /run/netns || { test ! -e /run/netns && test -w /run; }"
+        if shell.run(writable).status != 0:
+            raise EnvironmentProblem("cannot create namespaces here: /run/netns is not writable; nothing was changed")
     if clashes:
         raise HostClash("refusing to run in host mode; nothing was changed:\n  " + "\n  ".join(clashes),
                         hint="remove or rename those objects, pick other names with --set, or leave out --host "
@@ -169,6 +179,7 @@ class Lab:
             try:
                 preflight_host(self.shell, rendered)
                 self.ledger = Ledger.create(rendered.lesson.id)
+                self.ledger.record_shell(self.shell.pid)
             except BaseException:
                 self.shell.close()
                 raise
@@ -289,5 +300,9 @@ def cleanup_all() -> list[tuple[str, list[str]]]:
     done = []
     with LabShell([]) as shell:
         for ledger in ledgers:
+            if not ledger.take():
+                done.append((ledger.path.name, ["skipped: its run is still going"]))
+                continue
+            stop_shell(ledger)
             done.append((ledger.path.name, clean_up(ledger, lambda command: shell.run(command, timeout=10))))
     return done
