@@ -180,8 +180,11 @@ def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
     for file in (o for o in reversed(objects) if o.kind == "file"):
         if run(f"test -e {_q(file.name)} && rm -f {_q(file.name)}").status == 0:
             done.append(f"removed file {file.name}")
-        # its folders too, as far as they are empty (a lesson's `mkdir -p` may have made them)
-        run(f"rmdir -p --ignore-fail-on-non-empty {_q(file.name.rsplit('/', 1)[0])} 2>/dev/null")
+        # its folders too, as far as they are empty (a lesson's `mkdir -p` may have made them), up to but not
+        # including the top-level folder (/etc, /tmp)
+        folders = [str(p) for p in Path(file.name).parents if len(p.parts) > 2]
+        if folders:
+            run("; ".join(f"rmdir {_q(folder)} 2>/dev/null" for folder in folders) + "; true")
     links = [o for o in reversed(objects) if o.kind == "link"]
     namespaces = [o.name for o in reversed(objects) if o.kind == "netns"]
     present_ns = _netns_names(run)

@@ -272,7 +272,7 @@ def scenario_kill(steps: str, lesson: str = "bridge-3ns") -> dict:
         process.kill()
         process.communicate()
         strays = wait_for_strays()
-        left = settled_state()
+        left = full_state()
         first, second = netlessons("cleanup"), netlessons("cleanup")
         after = settled_state()
         results.append({
@@ -309,9 +309,10 @@ def scenario_sigint(steps: str, lesson: str = "bridge-3ns") -> dict:
 
 
 SLOW_IP = """#!/bin/sh
-# Stands in for ip. Once armed, a call that takes something down announces itself and waits for release,
-# so a second Ctrl-C can be sent while netlessons is in the middle of its clean-up.
-if [ -e {work}/armed ]; then
+# Stands in for ip. Once armed, a call from the clean-up's shell (not the lesson's, whose pid is in
+# lesson-shell) that takes something down announces itself and waits for release, so a second Ctrl-C can be
+# sent while netlessons is in the middle of its clean-up.
+if [ -e {work}/armed ] && [ "$PPID" != "$(cat {work}/lesson-shell)" ]; then
   case " $* " in
     *" del "*|*" down "*) : > {work}/in-cleanup
                           while [ ! -e {work}/release ]; do sleep 0.01; done ;;
@@ -337,6 +338,7 @@ def scenario_double_sigint(steps: str) -> dict:
             (WORK / marker).unlink(missing_ok=True)
         process = start_run("bridge-3ns", "--host", env=env)
         reached, seen = read_until_step(process, step)
+        (WORK / "lesson-shell").write_text(str(lab_shell_of(process)))
         (WORK / "armed").touch()
         process.send_signal(signal.SIGINT)
         held = wait_for(lambda: (WORK / "in-cleanup").exists())
@@ -364,7 +366,7 @@ summary = "The step waits for a file before it creates its pair, to hold it betw
 id = "gated-add"
 title = "Wait for the gate, then create gate0 / gate1"
 explain = "The ledger names gate0 and gate1 before this command runs; the command waits for the gate first."
-run = "while [ ! -e {gate} ]; do sleep 0.01; done; {{{{ veth.add('gate0', 'gate1') }}}}"
+run = ": > {waiting}; while [ ! -e {gate} ]; do sleep 0.01; done; {{{{ veth.add('gate0', 'gate1') }}}}"
 timeout = 120
 expect.state = [{{ link = "gate0", kind = "veth" }}]
 
@@ -383,11 +385,13 @@ def scenario_kill_in_gap(cleanup_when: str) -> dict:
     "at-once" (clean up straight after the kill, open the gate afterwards)."""
     make_bystanders()
     baseline, bystanders = full_state(), raw_bystanders()
-    gate = WORK / "gate"
+    gate, waiting = WORK / "gate", WORK / "waiting"
     gate.unlink(missing_ok=True)
-    folder = write_lesson(WORK / "lessons", "gated-veth", GATED_LESSON.format(gate=gate))
+    waiting.unlink(missing_ok=True)
+    folder = write_lesson(WORK / "lessons", "gated-veth", GATED_LESSON.format(gate=gate, waiting=waiting))
     process = start_run("gated-veth", "--host", "--lessons-dir", str(folder))
-    recorded = wait_for(lambda: "gate1" in ledger_text())
+    wait_for(waiting.exists)  # the lab shell holds the step's command: kill now, between ledger and creation
+    recorded = "gate1" in ledger_text()
     lab_shell = lab_shell_of(process)
     created_before_kill = "gate0" in _command("ip", "link", "show")
     process.kill()

@@ -107,18 +107,6 @@ def test_sandbox_run_leaves_the_machine_as_it_was(sandbox_runs, lesson, user):
     assert sandbox_runs["changed"] == []
 
 
-# Lessons whose host-mode run leaves files behind (found by this suite; each xfail goes once it is fixed).
-HTTP_LEAK = ("http.serve(..., text=...) writes /tmp/netlessons-www-NAME/index.html and records no 'dir', so "
-             "neither the lesson's clean-up nor the ledger removes it")
-HOST_LEAKS = {
-    "clusterip-kube-proxy": HTTP_LEAK,
-    "nodeport-hairpin": HTTP_LEAK,
-    "cni-bridge-plugin": "cni.call(..., save_to=...) writes /tmp/netlessons-cni-result.json and records no "
-                         "'file'; it stays after the run",
-    "dns-service-discovery": "the pages of its prerequisite clusterip-kube-proxy stay (see there); and "
-                             "files.write makes /etc/netns with mkdir -p while the clean-up removes only "
-                             "/etc/netns/pod1, so an /etc/netns that did not exist before is left",
-}
 HOST_SPECS = LESSON_IDS + ["bridge-3ns:iproute2"]  # every lesson in its default flavor, the post's in both
 
 
@@ -130,9 +118,7 @@ def host_runs() -> dict[str, dict]:
     return {r["lesson"]: r for answer in answers for r in answer["results"]}
 
 
-@pytest.mark.parametrize("spec", [
-    pytest.param(spec, marks=pytest.mark.xfail(strict=True, reason=HOST_LEAKS[spec])) if spec in HOST_LEAKS
-    else spec for spec in HOST_SPECS])
+@pytest.mark.parametrize("spec", HOST_SPECS)
 def test_host_run_leaves_the_outer_namespace_as_it_was(host_runs, spec):
     """Pass: in host mode (inside an outer namespace with a private /tmp and a writable layer over /etc),
     the lesson passes; the namespace's links, addresses, routes, namespaces and their links, /run/netns,
@@ -184,9 +170,6 @@ def test_kill_9_between_ledger_and_creation_is_cleaned_up(kill_in_gap_after_shel
     assert seen["changed"] == [] and seen["bystanders_intact"], show(seen)
 
 
-@pytest.mark.xfail(strict=True, reason="after kill -9 the host-mode lab shell lives on and finishes the step "
-                                       "it was given; a `cleanup` run meanwhile drops the ledger, and the "
-                                       "objects created afterwards belong to no ledger")
 def test_kill_9_then_immediate_cleanup_leaves_nothing():
     """Pass: as above, but `cleanup` runs straight after the kill, before the orphaned lab shell has finished
     its step; once that shell is gone, the state must still equal the baseline."""
@@ -197,15 +180,19 @@ def test_kill_9_then_immediate_cleanup_leaves_nothing():
 
 # --- 3. Ctrl-C ----------------------------------------------------------------------------------------------
 
+# Ctrl-C takes the same ledger clean-up path whatever the step, so every third step (and the last) will do.
+SIGINT_STEPS = sorted({*range(1, BRIDGE_STEPS + 1, 3), BRIDGE_STEPS})
+
+
 @pytest.mark.slow
-def test_ctrl_c_after_every_step_removes_only_this_runs_objects():
-    """Pass: for every step k = 1..36 of bridge-3ns in host mode, SIGINT once step k shows: exit 130, the
-    state (bystanders br9 and nsX included) equals the baseline without any further command, br9 and nsX
-    are byte-for-byte unchanged, no process is left, and `cleanup` has nothing to do. After the last step
-    the signal may land in the final ledger clean-up instead: then the ledger is left and `cleanup` finishes
-    it."""
-    results = swept("sigint", list(range(1, BRIDGE_STEPS + 1)))
-    assert [r["step"] for r in results] == list(range(1, BRIDGE_STEPS + 1))
+def test_ctrl_c_after_a_step_removes_only_this_runs_objects():
+    """Pass: for k = 1, 4, 7 ... 34 and 36 of bridge-3ns's 36 steps in host mode, SIGINT once step k shows:
+    exit 130, the state (bystanders br9 and nsX included) equals the baseline without any further command,
+    br9 and nsX are byte-for-byte unchanged, no process is left, and `cleanup` has nothing to do. After the
+    last step the signal may land in the final ledger clean-up instead: then the ledger is left and
+    `cleanup` finishes it."""
+    results = swept("sigint", SIGINT_STEPS)
+    assert [r["step"] for r in results] == SIGINT_STEPS
     for r in results:
         assert r["reached"] and r["strays"] == [] and r["bystanders_intact"], show(r)
         assert r["rc"] in ((0, 130) if r["step"] == BRIDGE_STEPS else (130,)), show(r)
@@ -242,8 +229,6 @@ def test_second_ctrl_c_during_cleanup_leaves_a_ledger_that_cleanup_finishes(doub
         assert r["changed"] == [] and r["bystanders_intact"], show(r)
 
 
-@pytest.mark.xfail(strict=True, reason="a Ctrl-C during clean-up only prints 'interrupted': nothing says "
-                   "that part of the lab is still up and that `netlessons cleanup` removes it")
 def test_interrupted_cleanup_tells_how_to_finish_it(double_sigint):
     """Pass: when the clean-up itself is interrupted, the message names `netlessons cleanup`."""
     for r in double_sigint:
@@ -284,9 +269,6 @@ def test_preexisting_objects_are_refused_before_any_change():
         assert r["object_unchanged"] and r["changed"] == [] and r["ledger_dir"] == [], show(r)
 
 
-@pytest.mark.xfail(strict=True, reason="the host preflight checks links and namespaces only: a file or "
-                   "folder a lesson writes (/etc/netns/pod1/resolv.conf, /tmp/netlessons-cni) is overwritten "
-                   "if it exists, then deleted by the clean-up")
 def test_preexisting_files_are_refused_and_left_alone():
     """Pass: for every file or folder a built-in lesson writes, made beforehand with the user's own data in
     it: the host run exits 3 and the data is still there, unchanged."""
@@ -336,9 +318,6 @@ def _objects_only(changed: list[str]) -> list[str]:
     return [key for key in changed if key not in ("addresses", "routes")]
 
 
-@pytest.mark.xfail(strict=True, reason="`netlessons cleanup` also takes the ledger of a run that is still "
-                                       "going: it deletes that run's objects, the run fails, and objects the "
-                                       "run recorded before the clean-up but created after it are leaked")
 def test_cleanup_leaves_a_running_lab_alone():
     """Pass: `netlessons cleanup` while a host run is alive (frozen after step 5) changes none of that run's
     objects; thawed, the run passes; afterwards the state equals the baseline."""
@@ -446,11 +425,12 @@ def _links(scratch: ScratchShell) -> set[str]:
 def test_every_accepted_interface_name_is_accepted_by_the_kernel(scratch):
     """Pass: for IFNAME_EXAMPLES generated names, whenever convert(ifname) accepts one, the kernel creates a
     bridge of exactly that name in a scratch namespace. `ip link add NAME type bridge` is tried first, and
-    must leave a link of that name; when ip misreads the name as one of its keywords (n, l, type, help ...:
-    see the xfail tests below) the stray link is removed, the name counted as misread, and the kernel asked
-    with the explicit `ip link add name NAME type bridge`. 'all' and 'default', which the kernel reserves,
-    are counted and skipped (xfail test below). At least a quarter of the names must be accepted, so the
-    property is really exercised. In the end the namespace holds exactly the names made, and lo."""
+    must leave a link of that name. Should ip misread an accepted name as one of its keywords (n, l, type,
+    help ...), the stray link is removed, the name counted as misread, and the kernel asked with the explicit
+    `ip link add name NAME type bridge`; the rule refuses such names, so none may be misread, and none of
+    the kernel's reserved names ('all', 'default') may be accepted. At least a quarter of the names must be
+    accepted, so the property is really exercised. In the end the namespace holds exactly the names made,
+    and lo."""
     made: set[str] = set()
     misread: set[str] = set()
     counts: Counter = Counter()
@@ -462,7 +442,7 @@ def test_every_accepted_interface_name_is_accepted_by_the_kernel(scratch):
         if not _accepted(IFNAME, name):
             return
         counts["accepted"] += 1
-        if name in RESERVED_BY_THE_KERNEL:  # a known gap of the rule, see the xfail test below
+        if name in RESERVED_BY_THE_KERNEL:  # the rule refuses these; counted to prove it
             counts["reserved"] += 1
             return
         if name in made or name == "lo":  # lo is in every namespace already
@@ -482,10 +462,9 @@ def test_every_accepted_interface_name_is_accepted_by_the_kernel(scratch):
           f"created, {counts['reserved']} reserved; misread by `ip link add NAME`: {sorted(misread)}")
     assert _links(scratch) == made | {"lo"}  # every name made, under its own name, and nothing else
     assert counts["accepted"] >= IFNAME_EXAMPLES // 4
+    assert not misread and counts["reserved"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="'all' and 'default' pass the ifname rule, but the kernel refuses "
-                   "them (EINVAL): they name the conf/all and conf/default folders of the net sysctls")
 @pytest.mark.parametrize("name", sorted(RESERVED_BY_THE_KERNEL))
 def test_names_the_kernel_reserves_are_refused_by_the_rule(scratch, name):
     """Pass: the kernel refuses `ip link add name NAME type bridge` (that holds), and so does the rule."""
@@ -494,21 +473,15 @@ def test_names_the_kernel_reserves_are_refused_by_the_rule(scratch, name):
     assert not _accepted(IFNAME, name)
 
 
-KEYWORD_REASON = ("an interface name that ip reads as one of its keywords (n, l, type, help ...) passes the "
-                  "ifname rule, but the macros write `ip link add NAME ...`, not `ip link add name NAME ...`")
-
-
-@pytest.mark.xfail(strict=True, reason=KEYWORD_REASON + "; the lesson's own command fails")
-@pytest.mark.parametrize("name", ["l", "type", "help"])
-def test_keyword_like_interface_names_work_in_a_lesson(name):
-    """Pass: veth-pair with --set veth1=NAME (a name the rule accepts) passes in the sandbox."""
-    assert _accepted(IFNAME, name)
+@pytest.mark.parametrize("name", ["l", "n", "type", "help", "dev"])
+def test_keyword_like_interface_names_are_refused(name):
+    """Pass: a name that `ip link` would read as one of its keywords is refused by the rule, before anything
+    runs: veth-pair with --set veth1=NAME exits 2 naming the keyword."""
+    assert not _accepted(IFNAME, name)
     result = netlessons("run", "veth-pair", "--set", f"veth1={name}")
-    assert result.returncode == 0, result.stdout[-1500:]
+    assert result.returncode == 2 and "would read" in result.stderr, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=KEYWORD_REASON + "; `ip link add n type bridge` exits 0 having made "
-                                       "bridge0, which no ledger names, so host mode leaves it behind")
 def test_keyword_like_bridge_name_leaves_nothing_in_host_mode():
     """Pass: bridge-3ns --host --flavor iproute2 --set br=n (inside the outer namespace) leaves the state
     as it was, whatever its exit code."""
@@ -803,13 +776,9 @@ class FuzzReport:
     real_process: int
 
 
-# Crashes the fuzzer finds that are already reported, each shown on its own by an xfail test below. The fuzz
-# test sets these aside (and counts them); remove an entry together with the xfail of its test once fixed.
-KNOWN_BUGS: dict[str, Callable[[str], bool]] = {
-    "parameter type that is not a string": lambda tb: "unhashable type" in tb and "loader.py" in tb,
-    "foreach over an undefined name": lambda tb: "UndefinedError" in tb and "_id_part" in tb,
-    "state check values of the wrong type": lambda tb: os.path.join("netlessons", "checks.py") in tb,
-}
+# Crashes the fuzzer finds that are already reported and not yet fixed; the fuzz test sets them aside and
+# counts them. Every one found so far has been fixed, each with a test of its own below.
+KNOWN_BUGS: dict[str, Callable[[str], bool]] = {}  # none left: each one found here was fixed
 
 
 def known_bug(formatted_traceback: str) -> str:
@@ -851,8 +820,15 @@ exec {unshare} "$@"
 
 @pytest.fixture(scope="module")
 def fuzz_report(tmp_path_factory) -> Iterator[FuzzReport]:
-    folder = tmp_path_factory.mktemp("fuzz")
     marks = Path(tempfile.mkdtemp(prefix="netlessons-canary-", dir="/var/tmp"))  # seen from inside a sandbox
+    try:
+        yield fuzz(tmp_path_factory.mktemp("fuzz"), marks)
+    finally:
+        shutil.rmtree(marks, ignore_errors=True)
+
+
+def fuzz(folder: Path, marks: Path) -> FuzzReport:
+    """Build the corpus and put every file through the CLI; collect what went wrong."""
     marks.chmod(0o777)
     canary, unshare_canary = marks / "ran", marks / "sandbox-started"
     wrappers = folder / "bin"
@@ -896,12 +872,11 @@ def fuzz_report(tmp_path_factory) -> Iterator[FuzzReport]:
                         counts["valid runs"] += 1
                     clear_marks()
                 elif canary.exists() or unshare_canary.exists():
-                    problems.append(Problem(item, argv[0], "something ran for an invalid lesson file"))
+                    problems.append(Problem(item, argv[0], "something ran, not for `run` of a valid file"))
                     clear_marks()
     fuzzed = [f for f in files if f.origin != "canary control"]
     real = _real_process_sample(fuzzed, env, canary, unshare_canary, problems)
-    yield FuzzReport(files, problems, counts, real)
-    shutil.rmtree(marks, ignore_errors=True)
+    return FuzzReport(files, problems, counts, real)
 
 
 def _quick(item: FuzzFile) -> bool:
@@ -921,7 +896,7 @@ def judge(item: FuzzFile, verb: str, result: Any, valid: bool | None) -> Problem
         allowed = {0, 1}  # a valid but altered lesson may fail its own checks
     if code not in allowed:
         return Problem(item, verb, f"exit {code}: {stderr[-500:]}")
-    if code == 2 and item.path.name not in stderr:
+    if code == 2 and str(item.path) not in stderr:
         return Problem(item, verb, f"the message does not name the file: {stderr[-500:]}")
     if verb != "validate" and valid is False and code == 0 and item.origin != "canary control":
         # validate renders every flavor; print/explain render one. Only a flavor-specific fault may pass here.
@@ -939,10 +914,10 @@ def _real_process_sample(files: list[FuzzFile], env: dict, canary: Path, unshare
     for item in sample:
         result = netlessons("run", item.lesson_id, "--lessons-dir", str(item.path.parent), env=env)
         output = result.stdout + result.stderr
-        if result.returncode != 2 or "Traceback" in output or item.path.name not in result.stderr:
+        if result.returncode != 2 or "Traceback" in output or str(item.path) not in result.stderr:
             problems.append(Problem(item, "real run", f"exit {result.returncode}: {output[-800:]}"))
         if canary.exists() or unshare_canary.exists():
-            problems.append(Problem(item, "real run", "something ran for an invalid lesson file"))
+            problems.append(Problem(item, "real run", "something ran for a lesson file validate refused"))
     return len(sample)
 
 
@@ -985,17 +960,12 @@ def _refused_cleanly(folder: Path, lesson_text: str) -> None:
 ONE_STEP = '\n[[steps]]\nid = "a"\ntitle = "a"\nexplain = "e"\nrun = "true"\n'
 
 
-@pytest.mark.xfail(strict=True, reason="loader._parameter tests `kind not in TYPES` on the raw value: a list "
-                                       "or table as a parameter's type raises TypeError (unhashable)")
 @pytest.mark.parametrize("kind", ['["ifname"]', "{ a = 1 }"])
 def test_a_parameter_type_that_is_not_a_string_is_refused(tmp_path, kind):
     """Pass: `type = [...]` or `type = {...}` in [params.x] is refused with exit 2 by every command."""
     _refused_cleanly(tmp_path, f'\n[params.x]\ntype = {kind}\ndefault = "a"\n' + ONE_STEP)
 
 
-@pytest.mark.xfail(strict=True, reason="render._render_spec turns loop values into step ids with _id_part "
-                                       "outside _template_call, so a foreach over an undefined name raises "
-                                       "jinja2's UndefinedError as a traceback")
 def test_a_foreach_over_an_undefined_name_is_refused(tmp_path):
     """Pass: `foreach = "x in [nosuch]"` is refused with exit 2 by every command."""
     _refused_cleanly(tmp_path, ONE_STEP + 'foreach = "x in [nosuch]"\n')
@@ -1009,9 +979,6 @@ BAD_STATE_CHECKS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the loader accepts state checks whose values have the wrong type (or "
-                                       "lack `value`); validate says ok, then explain and run crash with a "
-                                       "traceback from netlessons/checks.py")
 @pytest.mark.parametrize("check", list(BAD_STATE_CHECKS.values()), ids=list(BAD_STATE_CHECKS))
 def test_state_checks_of_the_wrong_type_are_refused_by_validate(tmp_path, check):
     """Pass: validate exits 2 naming the file, and explain and run exit 2 without a traceback."""
@@ -1096,17 +1063,13 @@ def test_missing_ip_in_the_sandbox_exits_3():
 
 @pytest.mark.parametrize("lesson", ["netns-basics", "bridge-3ns"])
 def test_read_only_run_netns_in_host_mode_leaves_nothing(faults, lesson):
-    """Pass: with a read-only tmpfs on /run/netns, the host run stops at its first `ip netns add`, the
-    message shows the kernel's "Read-only file system", and the state equals the baseline (bridge-3ns's br0,
-    made before that step, is removed again)."""
+    """Pass: with a read-only tmpfs on /run/netns, the host run refuses before its first step, the message
+    says /run/netns is not writable, and the state equals the baseline."""
     seen = faults[f"readonly-netns-{lesson}"]
-    assert seen["rc"] != 0 and "Read-only file system" in seen["out"] + seen["err"], show(seen)
+    assert seen["rc"] != 0 and "/run/netns is not writable" in seen["out"] + seen["err"], show(seen)
     assert seen["changed"] == [], show(seen)
 
 
-@pytest.mark.xfail(strict=True, reason="host mode does not check that /run/netns is writable before it "
-                   "starts; the first `ip netns add` fails as a failed check (exit 1), not as an environment "
-                   "problem (exit 3)")
 @pytest.mark.parametrize("lesson", ["netns-basics", "bridge-3ns"])
 def test_read_only_run_netns_in_host_mode_exits_3_before_any_change(faults, lesson):
     """Pass: exit 3 and no step ran."""
@@ -1123,8 +1086,6 @@ def test_full_disk_for_the_ledger_at_start_exits_3_and_changes_nothing(faults):
     assert seen["out"] == "" and seen["changed"] == [], show(seen)
 
 
-@pytest.mark.xfail(strict=True, reason="Ledger.create leaves the empty ledger file it could not write; a "
-                   "later `netlessons cleanup` reports it as a run whose objects were gone")
 def test_full_disk_for_the_ledger_at_start_leaves_no_ledger_file(faults):
     """Pass: the state folder holds nothing but the filler afterwards."""
     assert faults["ledger-full-at-start"]["files"] == []

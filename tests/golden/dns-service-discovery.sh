@@ -275,7 +275,7 @@ kill "$(cat /tmp/netlessons-svc-pod2.pid)"
 kill "$(cat /tmp/netlessons-dns.pid)"
 
 # Remove pod1's resolv.conf
-rm -f /etc/netns/pod1/resolv.conf && rmdir /etc/netns/pod1
+rm -f /etc/netns/pod1/resolv.conf && rmdir --ignore-fail-on-non-empty /etc/netns/pod1 /etc/netns
 
 # Delete the namespace pod1
 ip netns del pod1
