@@ -140,13 +140,14 @@ class LabShell:
             pass
 
     def close(self) -> None:
+        """End of input ends the shell (and with it a sandbox's PID namespace); anything left in its session is
+        killed. No waiting: sh notices a finished process only every 0.1 s, and nothing here needs to know."""
         if self.alive():
             self._stdin.put(None)
             try:
-                self._process.wait(timeout=5)
-            except Exception:
+                os.killpg(self._process.pid, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
-        self.kill()
 
     def __enter__(self) -> "LabShell":
         return self

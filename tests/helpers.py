@@ -13,9 +13,10 @@ POST_LESSONS = ["netns-basics", "veth-pair", "bridge-3ns"]  # the three of the b
 LESSONS = sorted(path.stem for path in (ROOT / "lessons").glob("*.toml"))  # every built-in lesson
 
 # Inside an outer throwaway namespace: a private /run (so /run/netns and the ledger never reach the machine's
-# real /run), a private /tmp (servers' logs, plugin files), a private writable layer over /etc (a lesson may
-# write /etc/netns/NS/resolv.conf), loopback up, then the command. Host mode is only ever tested in here.
-OUTER_SETUP = ("mount -t tmpfs outer /run && mount -t tmpfs outer /tmp && "
+# real /run), a private writable layer over /etc (a lesson may write /etc/netns/NS/resolv.conf), loopback up,
+# then the command. Host mode is only ever tested in here. /tmp stays shared, since the project and its
+# Python may live there; what host mode writes to /tmp is in its ledger and removed with it.
+OUTER_SETUP = ("mount -t tmpfs outer /run && "
                "mkdir -p /run/netns /run/.etc/upper /run/.etc/work && "
                "mount -t overlay outer -o lowerdir=/etc,upperdir=/run/.etc/upper,workdir=/run/.etc/work /etc && "
                "ip link set lo up && exec \"$@\"")

@@ -616,9 +616,12 @@ def main() -> None:
     global TRACK_FILES
     become_subreaper()
     # A private /tmp: what host mode writes there (pid files, logs, a server's pages) is ours to check, and
-    # never mixes with the machine's /tmp or another outer namespace's.
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "reliability-tmp", "/tmp"], check=True)
-    TRACK_FILES = True
+    # never mixes with the machine's /tmp or another outer namespace's. Not when this project or its Python
+    # lives under /tmp (a clone made there): a tmpfs on /tmp would hide them, so files go unchecked then.
+    ours = (Path(sys.executable).resolve(), Path(sys.prefix).resolve(), Path(__file__).resolve())
+    if not any(path.is_relative_to("/tmp") for path in ours):
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "reliability-tmp", "/tmp"], check=True)
+        TRACK_FILES = True
     WORK.mkdir(parents=True, exist_ok=True)
     name, *args = sys.argv[1:]
     print(json.dumps(globals()[f"scenario_{name}"](*args)))

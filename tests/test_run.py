@@ -89,7 +89,7 @@ def test_wrong_output_shows_expected_against_actual(tmp_path):
 
 def test_an_expected_failure_must_fail(tmp_path):
     lesson = (ROOT / "lessons" / "netns-basics.toml").read_text().replace(
-        "run = \"{{ ping.ping('127.0.0.1', ns1) }}\"\nexplain = \"\"\"With its only",
+        "run = \"{{ ping.ping('127.0.0.1', ns1, reply=false) }}\"\nexplain = \"\"\"With its only",
         "run = \"{{ link.up('lo', ns1) }}\"\nexplain = \"\"\"With its only")
     (tmp_path / "netns-basics.toml").write_text(lesson)
     result = netlessons("run", "netns-basics", "--lessons-dir", str(tmp_path))

@@ -38,7 +38,7 @@ def commands(text: str) -> list[str]:
         if not line or line.startswith("#") or line.startswith("set "):
             continue
         line = line.removesuffix(' || echo "(failed, as this step expects)"')
-        line = re.sub(r"\bping -c \d+ -W \d+ ", "ping ", line)
+        line = re.sub(r"\bping -c \d+ -[wW] \d+ ", "ping ", line)
         lines.append(line)
     return lines
 
@@ -95,6 +95,7 @@ def test_expected_failures_pass_strict_mode():
     text = script("netns-basics")
     assert "set -euo pipefail" in text
     assert 'ip netns exec ns1 ping -c 1 -W 1 127.0.0.1 || echo "(failed, as this step expects)"' in text
+    assert "ip netns exec ns1 ping -c 1 -w 3 127.0.0.1\n" in text
 
 
 @pytest.mark.parametrize("lesson,flavor", VARIANTS)

@@ -76,13 +76,13 @@ ip netns exec ns3 ip addr add 10.0.0.3/24 dev veth3_1
 ip netns exec ns3 ip link set dev veth3_1 up
 
 # Ping 10.0.0.2 from ns1
-# Erratum: The post's pings have no count; ours send one packet each (-c 1) and wait at most 1 s for
-# the reply (-W 1).
-ip netns exec ns1 ping -c 1 -W 1 10.0.0.2
+# Erratum: The post's pings have no count; ours stop after one reply (-c 1) and give up after 3 s
+# (-w 3).
+ip netns exec ns1 ping -c 1 -w 3 10.0.0.2
 # Ping 10.0.0.3 from ns1
-ip netns exec ns1 ping -c 1 -W 1 10.0.0.3
+ip netns exec ns1 ping -c 1 -w 3 10.0.0.3
 # Ping 10.0.0.3 from ns2
-ip netns exec ns2 ping -c 1 -W 1 10.0.0.3
+ip netns exec ns2 ping -c 1 -w 3 10.0.0.3
 
 # === Clean-up ===
 

@@ -65,9 +65,9 @@ ip netns exec ns3 ip addr add 10.0.0.3/24 dev veth3_1
 ip netns exec ns3 ip link set dev veth3_1 up
 
 # Ping 10.0.0.2 from ns1
-ip netns exec ns1 ping -c 1 -W 1 10.0.0.2
+ip netns exec ns1 ping -c 1 -w 3 10.0.0.2
 # Ping 10.0.0.3 from ns1
-ip netns exec ns1 ping -c 1 -W 1 10.0.0.3
+ip netns exec ns1 ping -c 1 -w 3 10.0.0.3
 
 # === Clean-up ===
 

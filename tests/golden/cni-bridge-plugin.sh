@@ -42,7 +42,7 @@ ip netns exec node1 iptables -t nat -S
 ls /tmp/netlessons-cni/k8s-pod-network
 
 # The pod reaches its gateway
-ip netns exec pod1 ping -c 1 -W 1 10.244.1.1
+ip netns exec pod1 ping -c 1 -w 3 10.244.1.1
 
 # Side by side: by hand and by the plugin
 ip netns exec node1 ip -br addr show

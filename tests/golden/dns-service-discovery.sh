@@ -60,7 +60,7 @@ ip netns exec outside ip link set eth0 up
 # Start a tiny web server in outside
 ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web.log 2>&1 &
 echo $! >/tmp/netlessons-web.pid
-for _ in $(seq 50); do ip netns exec outside ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
+for _ in $(seq 100); do ip netns exec outside ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
 
 # Switch IP forwarding off on node1
 ip netns exec node1 sysctl -w net.ipv4.ip_forward=0
@@ -78,7 +78,7 @@ ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step exp
 ip netns exec node1 iptables -t nat -A POSTROUTING -s 10.244.1.0/24 '!' -o cni0 -j MASQUERADE
 
 # Ping once more: it works
-ip netns exec pod1 ping -c 1 -W 1 203.0.113.2
+ip netns exec pod1 ping -c 1 -w 3 203.0.113.2
 
 # Fetch a page from the outside server
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://203.0.113.2:8080/
@@ -135,7 +135,7 @@ ip netns exec node1 ip route get 10.244.2.2
 # Start a web server in pod2
 ip netns exec pod2 python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web-pod2.log 2>&1 &
 echo $! >/tmp/netlessons-web-pod2.pid
-for _ in $(seq 50); do ip netns exec pod2 ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
+for _ in $(seq 100); do ip netns exec pod2 ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
 
 # pod1 fetches a page from pod2
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://10.244.2.2:8080/
@@ -158,12 +158,12 @@ cat /tmp/netlessons-web-pod2.log
 mkdir -p /tmp/netlessons-www-svc-pod1 && printf '%s\n' pod1 >/tmp/netlessons-www-svc-pod1/index.html
 ip netns exec pod1 python3 -m http.server 9376 --bind 0.0.0.0 --directory /tmp/netlessons-www-svc-pod1 >/tmp/netlessons-svc-pod1.log 2>&1 &
 echo $! >/tmp/netlessons-svc-pod1.pid
-for _ in $(seq 50); do ip netns exec pod1 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
+for _ in $(seq 100); do ip netns exec pod1 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
 # A web server in pod2 that answers 'pod2'
 mkdir -p /tmp/netlessons-www-svc-pod2 && printf '%s\n' pod2 >/tmp/netlessons-www-svc-pod2/index.html
 ip netns exec pod2 python3 -m http.server 9376 --bind 0.0.0.0 --directory /tmp/netlessons-www-svc-pod2 >/tmp/netlessons-svc-pod2.log 2>&1 &
 echo $! >/tmp/netlessons-svc-pod2.pid
-for _ in $(seq 50); do ip netns exec pod2 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
+for _ in $(seq 100); do ip netns exec pod2 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
 
 # Give node1 a default route
 ip netns exec node1 ip route add default via 203.0.113.2
@@ -235,7 +235,7 @@ ip netns exec node1 ping -c 1 -W 1 10.96.0.100 || echo "(failed, as this step ex
 # Start dnsmasq in pod2
 ip netns exec pod2 dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=10.244.2.2 --address=/web.default.svc.cluster.local/10.96.0.100 >/tmp/netlessons-dns.log 2>&1 &
 echo $! >/tmp/netlessons-dns.pid
-for _ in $(seq 50); do ip netns exec pod2 ss -Hltn 'sport = :53' | grep -q . && break; sleep 0.1; done
+for _ in $(seq 100); do ip netns exec pod2 ss -Hltn 'sport = :53' | grep -q . && break; sleep 0.1; done
 
 # Create the chain KUBE-SVC-DNS
 ip netns exec node1 iptables -t nat -N KUBE-SVC-DNS

@@ -20,14 +20,15 @@ ip netns exec ns1 ip link show
 
 # Ping 127.0.0.1 while lo is down: it must fail
 # Erratum: The post runs ping with no count, which never stops by itself once replies come. Every
-# ping here carries -c 1 (send one packet) and -W 1 (wait at most one second for its reply).
+# ping here carries a count: -c 1 stops after one reply, and -w 3 gives up after three seconds (a
+# ping that is meant to fail sends a single probe and waits one second, -W 1).
 ip netns exec ns1 ping -c 1 -W 1 127.0.0.1 || echo "(failed, as this step expects)"
 
 # Switch on the loopback in ns1
 ip netns exec ns1 ip link set lo up
 
 # Ping 127.0.0.1 again
-ip netns exec ns1 ping -c 1 -W 1 127.0.0.1
+ip netns exec ns1 ping -c 1 -w 3 127.0.0.1
 
 # Create a second namespace, ns2
 ip netns add ns2

@@ -20,14 +20,15 @@ ip netns exec ns1 ip link show
 
 # Ping 127.0.0.1 while lo is down: it must fail
 # Erratum: The post runs ping with no count, which never stops by itself once replies come. Every
-# ping here carries -c 1 (send one packet) and -W 1 (wait at most one second for its reply).
+# ping here carries a count: -c 1 stops after one reply, and -w 3 gives up after three seconds (a
+# ping that is meant to fail sends a single probe and waits one second, -W 1).
 ip netns exec ns1 ping -c 1 -W 1 127.0.0.1 || echo "(failed, as this step expects)"
 
 # Switch on the loopback in ns1
 ip netns exec ns1 ip link set lo up
 
 # Ping 127.0.0.1 again
-ip netns exec ns1 ping -c 1 -W 1 127.0.0.1
+ip netns exec ns1 ping -c 1 -w 3 127.0.0.1
 
 # Create a second namespace, ns2
 ip netns add ns2
@@ -76,9 +77,9 @@ ip netns exec ns2 ip addr add 10.0.0.2/24 dev veth2
 ip netns exec ns2 ip link set dev veth2 up
 
 # Ping 10.0.0.2 from ns1
-# Erratum: The post's ping has no count; ours sends one packet (-c 1) and waits at most 1 s for the
-# reply (-W 1).
-ip netns exec ns1 ping -c 1 -W 1 10.0.0.2
+# Erratum: The post's ping has no count; ours stops after one reply (-c 1) and gives up after 3 s
+# (-w 3).
+ip netns exec ns1 ping -c 1 -w 3 10.0.0.2
 
 # === Clean-up ===
 
