@@ -52,12 +52,13 @@ class LabShell:
         self._events: queue.Queue[tuple[str, str]] = queue.Queue()
         self._stdin: queue.Queue[str | None] = queue.Queue()
         self._stderr_tail: list[str] = []
+        # The lab's shell starts in /: the caller's folder may be hidden by the sandbox's private /tmp.
         argv = [*prefix, "bash", "--noprofile", "--norc"]
         command = sh.Command(argv[0]).bake(*argv[1:])
         self._process = command(
             _in=self._stdin, _out=lambda line: self._events.put(("out", line)),
             _err=lambda line: self._events.put(("err", line)), _bg=True, _bg_exc=False,
-            _tty_out=False, _in_bufsize=0, _new_session=True, _env=lab_environment())
+            _tty_out=False, _in_bufsize=0, _new_session=True, _env=lab_environment(), _cwd="/")
         # As in the printed scripts, a pipeline fails when any part of it fails, not only the last.
         result = self.run("set -o pipefail\n" + setup, timeout=20)
         if result.status != 0:

@@ -122,5 +122,5 @@ def test_printed_script_runs_in_a_sandbox(lesson):
     that `netlessons run` uses."""
     # The sandbox's /tmp is private, so the script arrives on standard input.
     result = subprocess.run([*sandbox_command(), "bash", "-c", SETUP + "\nexec bash -s"], input=script(lesson),
-                            capture_output=True, text=True, timeout=120, env=lab_environment())
+                            capture_output=True, text=True, timeout=120, env=lab_environment(), cwd="/")
     assert result.returncode == 0, result.stderr[-3000:]
