@@ -27,6 +27,10 @@ def lab_environment() -> dict[str, str]:
     path = env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
     env["PATH"] = os.pathsep.join(path + [d for d in SBIN if d not in path])
     env["LC_ALL"] = "C"  # the outputs we check are the C locale's
+    # Commands in the lab run in /, and say so: the caller's folder may be hidden behind the sandbox's private
+    # /tmp, and some programs (pyenv's python3 shim) fail when $PWD names a folder they cannot enter.
+    env["PWD"] = "/"
+    env.pop("OLDPWD", None)
     return env
 
 

@@ -10,7 +10,7 @@ IFNAME = Parameter("dev", "ifname", "veth1")
 NSNAME = Parameter("ns", "nsname", "ns1")
 
 
-@pytest.mark.parametrize("name", ["veth1", "veth1_0", "x", "br-0.1", "x" * 15])
+@pytest.mark.parametrize("name", ["veth1", "veth1_0", "eth0", "br-0.1", "z" * 15])
 def test_good_interface_names(name):
     assert convert(IFNAME, name) == name
 
