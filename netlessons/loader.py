@@ -245,6 +245,8 @@ def parse_lesson(path: Path) -> Lesson:
     errors: list[LessonFileError] = []
     _check_keys(src, data, LESSON_KEYS, "", None, errors)
     lesson_id = _text(src, data, "id", "", None, errors)
+    title = _text(src, data, "title", "", None, errors)
+    summary = _text(src, data, "summary", "", None, errors)
     if lesson_id and not LESSON_ID.fullmatch(lesson_id):
         errors.append(src.error("a lesson id is lower-case letters, digits and '-'", "id", src.key_line("id")))
     if lesson_id and lesson_id != path.stem:
@@ -274,7 +276,7 @@ def parse_lesson(path: Path) -> Lesson:
     if errors:
         raise LessonFileErrors(errors)
     return Lesson(
-        id=lesson_id, title=data["title"], summary=data["summary"], path=path,
+        id=lesson_id, title=title, summary=summary, path=path,
         prerequisites=_string_list(src, data, "prerequisites", "", None, errors),
         parameters=tuple(parameters), steps=steps, cleanup=cleanup, flavors=flavors,
         kubernetes=str(data.get("kubernetes", "")),
