@@ -169,7 +169,8 @@ def clean_up(ledger: Ledger, run: Run, wait: float = 5.0) -> list[str]:
     # Processes first: one still running inside a namespace would keep that namespace (and its links) alive.
     for process in (o for o in reversed(objects) if o.kind == "process"):
         pidfile = f"/tmp/netlessons-{process.name}.pid"
-        if run(f"test -f {_q(pidfile)} && kill \"$(cat {_q(pidfile)})\"").status == 0:
+        if run(f"test -f {_q(pidfile)}").status == 0:
+            run(f"kill \"$(cat {_q(pidfile)})\" 2>/dev/null")  # it may have gone with its lab shell's session
             done.append(f"stopped process {process.name}")
         run(f"rm -f {_q(pidfile)} {_q(f'/tmp/netlessons-{process.name}.log')}")
     for folder in (o for o in reversed(objects) if o.kind == "dir"):
