@@ -6,6 +6,7 @@ Exit codes: 0 passed, 1 a check failed, 2 bad input (unknown lesson, bad paramet
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import signal
@@ -192,6 +193,25 @@ def _raise_interrupt(signum, frame):  # SIGTERM gets the same clean-up as Ctrl-C
     raise KeyboardInterrupt
 
 
+@contextlib.contextmanager
+def _built_lab(rendered, upto: Optional[str]):
+    """A sandbox lab built up to a step (number or id; default: all steps), closed on the way out. A step
+    that fails ends the command with its report and exit 1."""
+    from netlessons import report as reporting
+    from netlessons.runner import Lab
+
+    count = rendered.upto(upto) if upto else len(rendered.steps)
+    lab = Lab(rendered)
+    try:
+        failed = lab.build(list(rendered.steps[:count]))
+        if failed:
+            typer.echo(reporting.failure_text(failed, lab.mode), err=True)
+            raise typer.Exit(errors.EXIT_CHECK_FAILED)
+        yield lab, count
+    finally:
+        lab.close()
+
+
 @app.command("walk")
 @handles_errors
 def walk(
@@ -223,23 +243,11 @@ def lab_shell(
 ) -> None:
     """Build the lesson's lab in a sandbox (up to a step), then open a shell inside it. It all vanishes
     when you leave the shell."""
-    from netlessons import report as reporting
-    from netlessons.runner import Lab
-
     rendered = _render(lesson, sets, flavor, dirs)
-    count = rendered.upto(upto) if upto else len(rendered.steps)
-    lab = Lab(rendered)
-    try:
-        for step in rendered.steps[:count]:
-            outcome = lab.step(step)
-            if not outcome.passed:
-                typer.echo(reporting.failure_text(outcome, lab.mode), err=True)
-                raise typer.Exit(errors.EXIT_CHECK_FAILED)
+    with _built_lab(rendered, upto) as (lab, count):
         typer.echo(f"The lab of {lesson} after {count} steps. Try: ip netns list; ip -br link; "
                    "`exit` ends the shell and the lab.", err=True)
         lab.open_shell()
-    finally:
-        lab.close()
 
 
 @app.command("diagram")
@@ -255,23 +263,11 @@ def draw(
 ) -> None:
     """Draw the lesson's topology from the real state of a sandbox run."""
     from netlessons import diagram, state
-    from netlessons import report as reporting
-    from netlessons.runner import Lab
 
     if fmt not in diagram.FORMATS:
         raise errors.ParameterError(f"--format must be one of {', '.join(diagram.FORMATS)}; {fmt!r} is not")
-    rendered = _render(lesson, sets, flavor, dirs)
-    count = rendered.upto(step) if step else len(rendered.steps)
-    lab = Lab(rendered)
-    try:
-        for item in rendered.steps[:count]:
-            outcome = lab.step(item)
-            if not outcome.passed:
-                typer.echo(reporting.failure_text(outcome, lab.mode), err=True)
-                raise typer.Exit(errors.EXIT_CHECK_FAILED)
+    with _built_lab(_render(lesson, sets, flavor, dirs), step) as (lab, _):
         snapshot = state.snapshot(lab.run)
-    finally:
-        lab.close()
     typer.echo(diagram.render(snapshot, fmt), nl=False)
 
 

@@ -197,6 +197,14 @@ class Lab:
             self.ledger.record(step.creates)
         return run_step(self.shell, step)
 
+    def build(self, steps: list[Step]) -> StepResult | None:
+        """Run steps until one fails; that one's result, or None when all passed."""
+        for step in steps:
+            outcome = self.step(step)
+            if not outcome.passed:
+                return outcome
+        return None
+
     def open_shell(self) -> int:
         """Hand the learner an interactive shell in the lab; the prompt names the lesson."""
         return self.shell.interactive(f"[netlessons {self.rendered.lesson.id}] \\w# ", enter=not self.host)
