@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import signal
 from pathlib import Path
 from typing import Callable, List, Optional
@@ -173,11 +174,13 @@ def run(
         raise errors.ParameterError("--keep needs --host: a sandbox always vanishes when the run ends")
     rendered = _render(lesson, sets, flavor, dirs)
     view = None if as_json else reporting.LiveView(verbose=verbose)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, functools.partial(_raise_interrupt, caught)) for sig in HANDLED_SIGNALS}
     try:
         result = Runner(rendered, host=host, keep=keep, listener=view, changes=changes).run()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if view:
         view.finished(result)
     else:
@@ -185,11 +188,22 @@ def run(
     if junit:
         junit.write_bytes(reporting.to_junit(result))
     if result.interrupted:
-        raise typer.Exit(errors.EXIT_INTERRUPTED)
+        raise typer.Exit(128 + caught[0] if caught else errors.EXIT_INTERRUPTED)
     raise typer.Exit(errors.EXIT_OK if result.passed else errors.EXIT_CHECK_FAILED)
 
 
-def _raise_interrupt(signum, frame):  # SIGTERM gets the same clean-up as Ctrl-C
+# A closed terminal (SIGHUP) and `kill` (SIGTERM) get the same clean-up as Ctrl-C; the exit status then says
+# which signal it was (129, 143), as a shell would.
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_interrupt(caught: list[int], signum: int, frame) -> None:
+    if signum == signal.SIGHUP:  # the terminal is gone: writing to it must not stop the clean-up
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+    if not caught:
+        caught.append(signum)
     raise KeyboardInterrupt
 
 
@@ -302,7 +316,7 @@ def export(
 @handles_errors
 def cleanup() -> None:
     """Remove what a kept, killed or interrupted host-mode run left, using its ledger alone."""
-    from netlessons.runner import cleanup_all
+    from netlessons.host import cleanup_all
 
     done = cleanup_all()
     if not done:

@@ -94,12 +94,59 @@ def argv_words(args: Any) -> Shell:
     return Shell(" ".join(quote(a) for a in args))
 
 
+class LabPath(Shell):
+    """A file of the run's own folder `$LAB`: `"$LAB"/NAME` on a command line. The folder is made afresh for
+    every run (a root-only one under /run/netlessons in host mode, `mktemp -d` in a printed script), so
+    nobody else can plant a file or a link where a lesson writes."""
+
+    name: str
+
+
+def lab_path(name: Any) -> LabPath:
+    text = str(name)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", text) or ".." in text:
+        raise ParameterError(f"lab file names are letters, digits, '.', '_' and '-'; {text!r} is not one")
+    path = LabPath(f'"$LAB"/{text}')
+    path.name = text
+    return path
+
+
+_LAB_MARK = "\x00lab\x00"
+
+
+def _json_with_lab_paths(value: Any) -> tuple[str, bool]:
+    """`value` as one line of JSON for an unquoted here-document: `$`, backquote and backslash are escaped so
+    the shell expands nothing, except the lab paths, which become `$LAB/NAME`."""
+    found = False
+
+    def mark(item: Any) -> Any:
+        nonlocal found
+        if isinstance(item, LabPath):
+            found = True
+            return _LAB_MARK + item.name
+        if isinstance(item, dict):
+            return {k: mark(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [mark(v) for v in item]
+        return item
+
+    text = json.dumps(mark(value))
+    if not found:
+        return text, False
+    escape = lambda part: re.sub(r"([\\$`])", r"\\\1", part)  # noqa: E731
+    return escape(text).replace(escape(json.dumps(_LAB_MARK)[1:-1]), "$LAB/"), True
+
+
 def stdin_json(value: Any, save_to: str = "") -> Shell:
     """A here-document that feeds `value` as JSON to a command's standard input (and, with `save_to`, copies
     the command's output to that file). json.dumps writes one line with no raw newline, so the data can never
-    end the here-document early, and the quoted delimiter stops the shell from expanding anything in it."""
+    end the here-document early. The quoted delimiter stops the shell from expanding anything in it; where
+    the data names a file of the lab's folder, the delimiter is unquoted and everything but `$LAB` is
+    escaped instead."""
     save = f" | tee {quote(save_to)}" if save_to else ""
-    return Shell(f"<<'{HEREDOC_END}'{save}\n{json.dumps(value)}\n{HEREDOC_END}")
+    body, expands = _json_with_lab_paths(value)
+    delimiter = HEREDOC_END if expands else f"'{HEREDOC_END}'"
+    return Shell(f"<<{delimiter}{save}\n{body}\n{HEREDOC_END}")
 
 
 def network_address(subnet: str) -> str:
@@ -143,7 +190,9 @@ class Renderer:
             env.filters["address"] = lambda value: str(value).split("/")[0]
         self.text_env.globals.update(helpers)
         self.command_env.globals.update(helpers, creates=self.recorder.create, needs=self.recorder.need,
-                                        in_ns=in_namespace, stdin_json=stdin_json)
+                                        in_ns=in_namespace, stdin_json=stdin_json,
+                                        lab=lab_path)
+        self.command_env.tests["lab_file"] = lambda value: isinstance(value, LabPath)
         self.command_env.filters["q"] = quote
         self.command_env.filters["argv"] = argv_words
         for family in FAMILIES:

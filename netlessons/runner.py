@@ -6,18 +6,17 @@ preflight (nothing the lesson creates may exist yet) and the ownership ledger.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import shutil
 import time
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from pathlib import Path
+from typing import Callable, Protocol
 
 from netlessons import checks, sandbox
-from netlessons.errors import EnvironmentProblem, HostClash, SandboxDied
+from netlessons.errors import EnvironmentProblem, SandboxDied
 from netlessons.kernel import feature_present
-from netlessons.ledger import Ledger, clean_up, stop_shell
+from netlessons.ledger import Ledger, clean_up, identity_probes, take_proofs, with_probes
 from netlessons.lesson import RenderedLesson, Step
 from netlessons.shell import CommandResult, LabShell, lab_environment
 
@@ -112,8 +111,26 @@ def _poll_state(shell: LabShell, check: dict, wait: float) -> checks.Verdict:
         time.sleep(0.005)
 
 
-def run_step(shell: LabShell, step: Step) -> StepResult:
-    result = shell.run(step.command, timeout=step.timeout)
+def neighbour_table_overflows() -> int:
+    """How often the kernel found its neighbour (ARP) table full: one table for every namespace on the
+    machine, so many labs at once can fill it (gc_thresh3)."""
+    try:
+        rows = Path("/proc/net/stat/arp_cache").read_text().split("\n")
+        column = rows[0].split().index("table_fulls")
+        return sum(int(row.split()[column], 16) for row in rows[1:] if row.strip())
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def run_step(shell: LabShell, step: Step, command: str = "",
+             received: Callable[[CommandResult], CommandResult] | None = None) -> StepResult:
+    """Run a step and check it. Host mode runs `command` (the step's command between its identity probes)
+    and takes the probes' records out of the result with `received` before anything is checked."""
+    overflows = neighbour_table_overflows()
+    result = shell.run(command or step.command, timeout=step.timeout)
+    result = replace(result, command=step.command)
+    if received:
+        result = received(result)
     described = tuple(checks.describe(c) for c in step.expect.state)
     if result.timed_out:
         return StepResult(step, result, checks.Verdict(False, f"did not finish within {step.timeout:g} s"), described)
@@ -124,43 +141,22 @@ def run_step(shell: LabShell, step: Step) -> StepResult:
         verdict = _poll_state(shell, check, step.expect.wait)
         if not verdict.passed:
             break
+    if not verdict.passed and neighbour_table_overflows() > overflows:
+        verdict = replace(verdict, problem=verdict.problem + "; meanwhile the kernel's neighbour table overflowed "
+                          "(it is shared by every namespace on this machine: too many labs at once, see "
+                          "`netlessons doctor`)")
     return StepResult(step, result, verdict, described)
+
+
+# The lab's own folder for the files a lesson writes (server logs, pid files, a plugin's data): "$LAB".
+SANDBOX_LAB = "LAB=$(mktemp -d /tmp/lab.XXXXXX) && export LAB || exit 97\n"
 
 
 def start_sandbox() -> LabShell:
     try:
-        return LabShell(sandbox.sandbox_command(), sandbox.SETUP)
+        return LabShell(sandbox.sandbox_command(), sandbox.SETUP + SANDBOX_LAB)
     except SandboxDied as e:
         raise sandbox.explain_start_failure(e.status, e.stderr or e.message) from None
-
-
-def preflight_host(shell: LabShell, rendered: RenderedLesson) -> None:
-    """Refuse, changing nothing, when any object the lesson creates exists already or another run owns it."""
-    links = {item["ifname"] for item in json.loads(shell.run("ip -j link show").stdout or "[]")}
-    namespaces = {item["name"] for item in json.loads(shell.run("ip -j netns list").stdout.strip() or "[]")}
-    claimed = {(o.kind, o.name): ledger.path.name for ledger in Ledger.all() for o in ledger.objects()}
-    clashes = []
-    paths = {"file": lambda o: o.name, "dir": lambda o: o.name, "process": lambda o: f"/tmp/netlessons-{o.name}.pid"}
-    for owned in rendered.owned:
-        if owned.kind in paths:
-            path = paths[owned.kind](owned)
-            if shell.run(f"test -e {shlex.quote(path)}").status == 0:
-                clashes.append(f"{path} exists already")
-        elif owned.kind == "netns" and owned.name in namespaces:
-            clashes.append(f"namespace {owned.name} exists already")
-        elif owned.kind == "link" and not owned.netns and owned.name in links:
-            clashes.append(f"link {owned.name} exists already")
-        elif (owned.kind, owned.name) in claimed:
-            clashes.append(f"{owned.kind} {owned.name} belongs to another netlessons run "
-                           f"(ledger {claimed[(owned.kind, owned.name)]})")
-    if any(o.kind == "netns" for o in rendered.owned):
-        writable = "test -w /run/netns || { test ! -e /run/netns && test -w /run; }"
-        if shell.run(writable).status != 0:
-            raise EnvironmentProblem("cannot create namespaces here: /run/netns is not writable; nothing was changed")
-    if clashes:
-        raise HostClash("refusing to run in host mode; nothing was changed:\n  " + "\n  ".join(clashes),
-                        hint="remove or rename those objects, pick other names with --set, or leave out --host "
-                             "to use the sandbox")
 
 
 class Lab:
@@ -176,13 +172,14 @@ class Lab:
                                      hint="run it with sudo, or leave out --host to use the sandbox (no root needed)")
         self.shell = LabShell([]) if host else start_sandbox()
         if host:
+            from netlessons.host import open_ledger
+
             try:
-                preflight_host(self.shell, rendered)
-                self.ledger = Ledger.create(rendered.lesson.id)
-                self.ledger.record_shell(self.shell.pid)
+                self.ledger = open_ledger(self.shell, rendered)
             except BaseException:
                 self.shell.close()
                 raise
+        self.own_namespaces = {o.name for o in rendered.owned if o.kind == "netns"}
 
     @property
     def mode(self) -> str:
@@ -193,9 +190,22 @@ class Lab:
         return self.shell.run(command, timeout=10)
 
     def step(self, step: Step) -> StepResult:
-        if self.ledger:
-            self.ledger.record(step.creates)
-        return run_step(self.shell, step)
+        if not self.ledger:
+            return run_step(self.shell, step)
+        before, after = identity_probes(step.creates, self.own_namespaces, self.ledger.path)
+        failed = False
+
+        def received(result: CommandResult) -> CommandResult:
+            nonlocal failed
+            stdout, proofs, failed = take_proofs(result.stdout)
+            self.ledger.proofs += proofs
+            return replace(result, stdout=stdout)
+
+        outcome = run_step(self.shell, step, with_probes(step.command, before, after), received)
+        if failed:
+            raise EnvironmentProblem(f"cannot write the ownership ledger {self.ledger.path}: No space left on device "
+                                     "or another write error; stopping here, and removing what this run made")
+        return outcome
 
     def build(self, steps: list[Step]) -> StepResult | None:
         """Run steps until one fails; that one's result, or None when all passed."""
@@ -296,21 +306,3 @@ class Observer:
         changes = tuple(self.state.diff(self.last, now))
         self.last = now
         return replace(outcome, changes=changes)
-
-
-def cleanup_all() -> list[tuple[str, list[str]]]:
-    """`netlessons cleanup`: finish every ledger left by a kept, killed or interrupted host-mode run."""
-    ledgers = Ledger.all()
-    if not ledgers:
-        return []
-    if not sandbox.is_root():
-        raise EnvironmentProblem("cleaning up a host-mode run needs root", hint="run it with sudo")
-    done = []
-    with LabShell([]) as shell:
-        for ledger in ledgers:
-            if not ledger.take():
-                done.append((ledger.path.name, ["skipped: its run is still going"]))
-                continue
-            stop_shell(ledger)
-            done.append((ledger.path.name, clean_up(ledger, lambda command: shell.run(command, timeout=10))))
-    return done

@@ -14,6 +14,7 @@ def _comment(text: str, width: int = 100) -> list[str]:
     return [f"# {line}" if line else "#" for line in textwrap.wrap(" ".join(text.split()), width - 2)]
 
 
+LAB_REFERENCE = '"$LAB"'
 _SHELL_SYNTAX = re.compile(r"[|&;<>()`\n]|^\s*(for|if|while|test|\[)\b")
 
 
@@ -21,7 +22,9 @@ def with_sudo(command: str) -> str:
     """`sudo` in front, as the post writes it; a command that needs the shell itself (a pipe, a redirection,
     a loop, several lines) runs whole under `sudo bash -c`, so that every part of it runs as root."""
     if _SHELL_SYNTAX.search(command):
-        return f"sudo bash -c {shlex.quote(command)}"
+        # sudo starts with a clean environment: the script's folder is handed on by name.
+        env = 'env LAB="$LAB" ' if LAB_REFERENCE in command else ""
+        return f"sudo {env}bash -c {shlex.quote(command)}"
     return f"sudo {command}"
 
 
@@ -62,6 +65,11 @@ def render_script(rendered: RenderedLesson, *, sudo: bool = False, cleanup: bool
         " || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'",
         "set -euo pipefail",
     ]
+    uses_lab = any(LAB_REFERENCE in step.command for step in rendered.steps + rendered.cleanup)
+    if uses_lab:
+        lines += ["# The files this script writes (server logs, pid files, a plugin's data) go to a fresh folder of",
+                  "# its own, which nobody else can have prepared.",
+                  "LAB=$(mktemp -d)"]
     for prerequisite in rendered.prerequisites:
         steps = [s for s in rendered.steps if s.lesson == prerequisite.id]
         lines += _section(f"Builds on {prerequisite.id}: {prerequisite.title}", steps, sudo)
@@ -69,4 +77,6 @@ def render_script(rendered: RenderedLesson, *, sudo: bool = False, cleanup: bool
     lines += _section(lesson.title, own, sudo)
     if cleanup and rendered.cleanup:
         lines += _section("Clean-up", list(rendered.cleanup), sudo)
+    if cleanup and uses_lab:
+        lines += ["", "# The script's own folder", with_sudo('rm -rf "$LAB"') if sudo else 'rm -rf "$LAB"']
     return "\n".join(lines) + "\n"

@@ -138,6 +138,104 @@ def make_bystanders() -> None:
         subprocess.run(line.split(), check=True, capture_output=True)
 
 
+# What a real Kubernetes node has, with the very names the lessons use inside their own namespaces: the
+# node's eth0 and eth1 (veth stand-ins: this kernel has no dummy module) with addresses and routes, flannel's
+# cni0 bridge with a pod's port and its flannel.1 VTEP, docker0, a pod's namespace named the CRI way, and
+# iptables and nft rules of its own. A clean-up that looked objects up by name would hit them.
+BUSY_NODE = (
+    "ip link add eth0 type veth peer name eth0-wire",
+    "ip addr add 192.0.2.10/24 dev eth0",
+    "ip link set eth0 up",
+    "ip link set eth0-wire up",
+    "ip route add default via 192.0.2.1",
+    "ip link add eth1 type veth peer name eth1-wire",
+    "ip addr add 198.51.100.10/24 dev eth1",
+    "ip link set eth1 up",
+    "ip link add cni0 type bridge",
+    "ip addr add 10.42.0.1/24 dev cni0",
+    "ip link add veth1234abcd type veth peer name veth1234-pod",
+    "ip link set veth1234abcd master cni0",
+    "ip link add flannel.1 type vxlan id 1 dstport 8472 local 192.0.2.10 dev eth0 nolearning",
+    "ip addr add 10.42.0.0/32 dev flannel.1",
+    "ip link set flannel.1 up",
+    "ip route add 10.42.1.0/24 via 10.42.1.0 dev flannel.1 onlink",
+    "ip link add docker0 type bridge",
+    "ip addr add 172.17.0.1/16 dev docker0",
+    "ip netns add cni-1234abcd-5678-90ef-1234-567890abcdef",
+    "iptables -t nat -A POSTROUTING -s 10.42.0.0/16 ! -d 10.42.0.0/16 -j MASQUERADE",
+    "iptables -A FORWARD -s 10.42.0.0/16 -j ACCEPT",
+    "nft add table inet node-firewall",
+    "nft 'add chain inet node-firewall input { type filter hook input priority 0 ; policy accept ; }'",
+    "nft add rule inet node-firewall input tcp dport 22 accept",
+)
+
+
+def make_busy_node() -> None:
+    for line in BUSY_NODE:
+        subprocess.run(["bash", "-c", line], check=True, capture_output=True)
+    # The links that are up get their IPv6 link-local addresses only after duplicate address detection:
+    # the baseline is taken once that is over.
+    wait_for(lambda: not _command("ip", "-6", "addr", "show", "tentative").strip(), limit=20)
+
+
+def busy_node_state() -> dict[str, Any]:
+    """full_state() plus the iptables rules as iptables itself prints them."""
+    state = full_state()
+    state["iptables"] = {table: _command("iptables", "-t", table, "-S") for table in ("filter", "nat")}
+    return state
+
+
+def scenario_busy_node(lesson: str, sigint_steps: str, kill_step: str) -> dict:
+    """A lesson on a busy node: a passing run, Ctrl-C after each of `sigint_steps`, and kill -9 after
+    `kill_step` followed by `cleanup` twice. After each, the node must be exactly as it was."""
+    make_busy_node()
+    baseline = settled_busy_state()
+    outcomes: list[dict] = []
+
+    def judge(what: str, rc: int | None, text: str) -> None:
+        strays = wait_for_strays()
+        after = settled_busy_state()
+        outcomes.append({"what": what, "rc": rc, "tail": text[-800:], "strays": strays,
+                         "changed": differences(baseline, after),
+                         "detail": {k: _delta(baseline.get(k), after.get(k)) for k in differences(baseline, after)}})
+
+    run = netlessons("run", lesson, "--host")
+    judge("passing run", run.returncode, run.stdout + run.stderr)
+    for step in [int(s) for s in sigint_steps.split(",") if s]:
+        process = start_run(lesson, "--host")
+        reached, seen = read_until_step(process, step)
+        process.send_signal(signal.SIGINT)
+        result = finish(process, seen)
+        judge(f"ctrl-c after step {step}" + ("" if reached else " (not reached)"), result["rc"],
+              result["out"] + result["err"])
+    process = start_run(lesson, "--host")
+    reached, seen = read_until_step(process, int(kill_step))
+    process.kill()
+    process.communicate()
+    first, second = netlessons("cleanup"), netlessons("cleanup")
+    judge(f"kill -9 after step {kill_step}, then cleanup twice", first.returncode,
+          first.stdout + first.stderr + second.stdout + second.stderr)
+    return {"results": outcomes}
+
+
+def _delta(before: Any, after: Any) -> dict:
+    """What went and what came, for a short failure message."""
+    if isinstance(before, list) and isinstance(after, list):
+        return {"gone": [x for x in before if x not in after], "new": [x for x in after if x not in before]}
+    return {"before": before, "after": after}
+
+
+def settled_busy_state(tries: int = 50) -> dict[str, Any]:
+    now = busy_node_state()
+    for _ in range(tries):
+        time.sleep(0.02)
+        again = busy_node_state()
+        if again == now:
+            return now
+        now = again
+    return now
+
+
 # --- processes ----------------------------------------------------------------------------------------------
 
 def become_subreaper() -> None:
@@ -574,8 +672,9 @@ def scenario_faults() -> dict:
     record("ledger-full-at-start", run, files=sorted(p.name for p in full.iterdir() if p.name != "filler"))
     subprocess.run(["umount", str(full)], check=True)
 
-    # An empty one-page tmpfs: the ledger starts, then cannot grow while the run creates pair after pair.
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0700", "ledger-small", str(full)], check=True)
+    # A three-page tmpfs: the run's claims (120 links) fit, then the records of what each step made outgrow
+    # it while the run creates pair after pair.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k,mode=0700", "ledger-small", str(full)], check=True)
     folder = write_lesson(WORK / "many", "many-pairs", MANY_PAIRS)
     run = netlessons("run", "many-pairs", "--host", "--lessons-dir", str(folder),
                      env={"NETLESSONS_STATE_DIR": str(full)})

@@ -1095,8 +1095,9 @@ def test_full_disk_for_the_ledger_at_start_leaves_no_ledger_file(faults):
 
 
 def test_full_disk_for_the_ledger_mid_run_exits_3_and_removes_what_it_made(faults):
-    """Pass: NETLESSONS_STATE_DIR on an empty one-page tmpfs and a lesson that creates 60 veth pairs: the
-    ledger fills up part way (after more than 10 pairs were made), the run exits 3 with "cannot write the
+    """Pass: NETLESSONS_STATE_DIR on an empty three-page tmpfs and a lesson that creates 60 veth pairs: its
+    claims fit, then the records of what each step made fill the ledger part way (after more than 10 pairs
+    were made), the run exits 3 with "cannot write the
     ownership ledger", every pair made so far is removed, the ledger file is gone, and the state equals the
     baseline."""
     seen = faults["ledger-full-mid-run"]

@@ -83,7 +83,25 @@ def test_sudo_covers_every_command(lesson):
     rendered = render_lesson(catalog, catalog.get(lesson))
     text = render_script(rendered, sudo=True)
     for step in rendered.steps + rendered.cleanup:
-        assert f"sudo {step.command}" in text or f"sudo bash -c {shlex.quote(step.command)}" in text
+        assert (f"sudo {step.command}" in text or f"sudo bash -c {shlex.quote(step.command)}" in text
+                or f'sudo env LAB="$LAB" bash -c {shlex.quote(step.command)}' in text)
+
+
+def test_sudo_hands_the_scripts_folder_on_to_the_root_shell():
+    """sudo starts with a clean environment, so a `bash -c` that writes into "$LAB" must be given it."""
+    text = script("bridge-gateway-nat")
+    assert "LAB=$(mktemp -d)" in text and text.rstrip().endswith('rm -rf "$LAB"')
+    catalog = Catalog.default()
+    sudo_text = render_script(render_lesson(catalog, catalog.get("bridge-gateway-nat")), sudo=True)
+    for line in sudo_text.splitlines():
+        if line.startswith("sudo bash -c"):
+            assert "$LAB" not in line, line
+
+
+def test_no_shared_tmp_paths_in_any_printed_script():
+    """Files a lab writes live in its own fresh folder, never at fixed names in the shared /tmp."""
+    for lesson in LESSONS:
+        assert "/tmp/" not in script(lesson), lesson
 
 
 def test_no_cleanup_leaves_the_cleanup_out():

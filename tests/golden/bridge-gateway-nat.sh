@@ -7,6 +7,9 @@
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
 set -euo pipefail
+# The files this script writes (server logs, pid files, a plugin's data) go to a fresh folder of
+# its own, which nobody else can have prepared.
+LAB=$(mktemp -d)
 
 # === Pods leave the node: a gateway on the bridge, forwarding, and masquerade ===
 
@@ -58,8 +61,9 @@ ip netns exec outside ip addr add 203.0.113.2/24 dev eth0
 ip netns exec outside ip link set eth0 up
 
 # Start a tiny web server in outside
-ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web.log 2>&1 &
-echo $! >/tmp/netlessons-web.pid
+mkdir -p "$LAB"/www-web
+ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory "$LAB"/www-web >"$LAB"/web.log 2>&1 &
+echo $! >"$LAB"/web.pid
 for _ in $(seq 100); do ip netns exec outside ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
 
 # Switch IP forwarding off on node1
@@ -84,12 +88,12 @@ ip netns exec pod1 ping -c 1 -w 3 203.0.113.2
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://203.0.113.2:8080/
 
 # Who does the server think it talked to?
-cat /tmp/netlessons-web.log
+cat "$LAB"/web.log
 
 # === Clean-up ===
 
 # Stop the web server
-kill "$(cat /tmp/netlessons-web.pid)"
+kill "$(cat "$LAB"/web.pid)"
 
 # Delete the namespace pod1
 ip netns del pod1
@@ -97,3 +101,6 @@ ip netns del pod1
 ip netns del outside
 # Delete the namespace node1
 ip netns del node1
+
+# The script's own folder
+rm -rf "$LAB"

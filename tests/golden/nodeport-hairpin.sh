@@ -8,6 +8,9 @@
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
 set -euo pipefail
+# The files this script writes (server logs, pid files, a plugin's data) go to a fresh folder of
+# its own, which nobody else can have prepared.
+LAB=$(mktemp -d)
 
 # === Builds on bridge-gateway-nat: Pods leave the node: a gateway on the bridge, forwarding, and masquerade ===
 
@@ -59,8 +62,9 @@ ip netns exec outside ip addr add 203.0.113.2/24 dev eth0
 ip netns exec outside ip link set eth0 up
 
 # Start a tiny web server in outside
-ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web.log 2>&1 &
-echo $! >/tmp/netlessons-web.pid
+mkdir -p "$LAB"/www-web
+ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory "$LAB"/www-web >"$LAB"/web.log 2>&1 &
+echo $! >"$LAB"/web.pid
 for _ in $(seq 100); do ip netns exec outside ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
 
 # Switch IP forwarding off on node1
@@ -85,7 +89,7 @@ ip netns exec pod1 ping -c 1 -w 3 203.0.113.2
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://203.0.113.2:8080/
 
 # Who does the server think it talked to?
-cat /tmp/netlessons-web.log
+cat "$LAB"/web.log
 
 # === Builds on two-nodes-routed: Two nodes, one flat pod network: routes between pod subnets ===
 
@@ -134,15 +138,16 @@ ip netns exec node2 ip route add 10.244.1.0/24 via 192.168.0.1
 ip netns exec node1 ip route get 10.244.2.2
 
 # Start a web server in pod2
-ip netns exec pod2 python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp >/tmp/netlessons-web-pod2.log 2>&1 &
-echo $! >/tmp/netlessons-web-pod2.pid
+mkdir -p "$LAB"/www-web-pod2
+ip netns exec pod2 python3 -m http.server 8080 --bind 0.0.0.0 --directory "$LAB"/www-web-pod2 >"$LAB"/web-pod2.log 2>&1 &
+echo $! >"$LAB"/web-pod2.pid
 for _ in $(seq 100); do ip netns exec pod2 ss -Hltn 'sport = :8080' | grep -q . && break; sleep 0.1; done
 
 # pod1 fetches a page from pod2
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://10.244.2.2:8080/
 
 # The trap: pod2 saw node1's address, not pod1's
-cat /tmp/netlessons-web-pod2.log
+cat "$LAB"/web-pod2.log
 
 # Exempt traffic inside the cluster network from masquerade
 ip netns exec node1 iptables -t nat -I POSTROUTING 1 -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN
@@ -151,19 +156,19 @@ ip netns exec node1 iptables -t nat -I POSTROUTING 1 -s 10.244.0.0/16 -d 10.244.
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://10.244.2.2:8080/
 
 # pod2 now sees pod1's own address
-cat /tmp/netlessons-web-pod2.log
+cat "$LAB"/web-pod2.log
 
 # === Builds on clusterip-kube-proxy: A Service's ClusterIP, the way kube-proxy's iptables mode builds it ===
 
 # A web server in pod1 that answers 'pod1'
-mkdir -p /tmp/netlessons-www-svc-pod1 && printf '%s\n' pod1 >/tmp/netlessons-www-svc-pod1/index.html
-ip netns exec pod1 python3 -m http.server 9376 --bind 0.0.0.0 --directory /tmp/netlessons-www-svc-pod1 >/tmp/netlessons-svc-pod1.log 2>&1 &
-echo $! >/tmp/netlessons-svc-pod1.pid
+mkdir -p "$LAB"/www-svc-pod1 && printf '%s\n' pod1 >"$LAB"/www-svc-pod1/index.html
+ip netns exec pod1 python3 -m http.server 9376 --bind 0.0.0.0 --directory "$LAB"/www-svc-pod1 >"$LAB"/svc-pod1.log 2>&1 &
+echo $! >"$LAB"/svc-pod1.pid
 for _ in $(seq 100); do ip netns exec pod1 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
 # A web server in pod2 that answers 'pod2'
-mkdir -p /tmp/netlessons-www-svc-pod2 && printf '%s\n' pod2 >/tmp/netlessons-www-svc-pod2/index.html
-ip netns exec pod2 python3 -m http.server 9376 --bind 0.0.0.0 --directory /tmp/netlessons-www-svc-pod2 >/tmp/netlessons-svc-pod2.log 2>&1 &
-echo $! >/tmp/netlessons-svc-pod2.pid
+mkdir -p "$LAB"/www-svc-pod2 && printf '%s\n' pod2 >"$LAB"/www-svc-pod2/index.html
+ip netns exec pod2 python3 -m http.server 9376 --bind 0.0.0.0 --directory "$LAB"/www-svc-pod2 >"$LAB"/svc-pod2.log 2>&1 &
+echo $! >"$LAB"/svc-pod2.pid
 for _ in $(seq 100); do ip netns exec pod2 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
 
 # Give node1 a default route
@@ -269,7 +274,7 @@ ip netns exec node1 iptables -t nat -I KUBE-SEP-SELF 1 -s 10.244.1.2/32 -j KUBE-
 ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/
 
 # pod1's server saw the node's cni0 address
-tail -n 1 /tmp/netlessons-svc-pod1.log
+tail -n 1 "$LAB"/svc-pod1.log
 
 # Is br_netfilter loaded here?
 test -d /proc/sys/net/bridge && echo 'br_netfilter: loaded' || echo 'br_netfilter: not loaded'
@@ -277,13 +282,13 @@ test -d /proc/sys/net/bridge && echo 'br_netfilter: loaded' || echo 'br_netfilte
 # === Clean-up ===
 
 # Stop the web server web
-kill "$(cat /tmp/netlessons-web.pid)"
+kill "$(cat "$LAB"/web.pid)"
 # Stop the web server web-pod2
-kill "$(cat /tmp/netlessons-web-pod2.pid)"
+kill "$(cat "$LAB"/web-pod2.pid)"
 # Stop the web server svc-pod1
-kill "$(cat /tmp/netlessons-svc-pod1.pid)"
+kill "$(cat "$LAB"/svc-pod1.pid)"
 # Stop the web server svc-pod2
-kill "$(cat /tmp/netlessons-svc-pod2.pid)"
+kill "$(cat "$LAB"/svc-pod2.pid)"
 
 # Delete the namespace pod1
 ip netns del pod1
@@ -295,3 +300,6 @@ ip netns del outside
 ip netns del node1
 # Delete the namespace node2
 ip netns del node2
+
+# The script's own folder
+rm -rf "$LAB"
