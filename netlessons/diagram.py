@@ -350,32 +350,37 @@ def _mermaid_text(lines: list[str]) -> str:
 
 def _mermaid(top: Topology) -> str:
     """Top to bottom: a bridge above its ports, the namespaces its cables lead to side by side below, so a
-    star reads as a star. The cables are listed before the bridge ports, which Mermaid's layout then keeps
-    short."""
+    star reads as a star. As in the DOT drawing, a namespace with several interfaces of its own has a
+    routing-table node joined to each; a lone interface's routes sit next to it."""
     ids = _Ids()
+    gateways = _gateways(top)
     out = ["flowchart TB"]
-    ports = []
+    inner, stack = [], []
     for box in top.boxes:
         out.append(f"  subgraph {ids('ns', box.ns)}[{_mermaid_text([label(box.ns)])}]")
-        for link, depth in box.rows():
+        for link, depth in sorted(box.rows(), key=lambda row: row[0].kind == "bridge" or row[1] > 0):
             node = ids("if", box.ns, link.name)
             text = _mermaid_text([link.name, *_words(link)])
             out.append(f"    {node}{{{{{text}}}}}" if link.kind == "bridge" else f"    {node}[{text}]")
             if depth:
-                ports.append(f"  {ids('if', box.ns, link.master)} --- {node}")
-        if box.routes:
-            out.append(f"    {ids('routes', box.ns)}>{_mermaid_text(['routes', *map(_route_words, box.routes)])}]")
+                inner.append(f"  {ids('if', box.ns, link.master)} --- {node}")
+        routed = [link for link, depth in box.rows() if not depth]
+        if box.routes or len(routed) > 1:
+            table = ids("routes", box.ns)
+            words = ["routing" if len(routed) > 1 else "routes",
+                     *(_routed_words(r, box.ns, gateways) for r in box.routes)]
+            out.append(f"    {table}>{_mermaid_text(words)}]")
+            if len(routed) > 1:
+                stack += [f"  {table} -.- {ids('if', box.ns, link.name)}" for link in routed]
         if not box.rows():
             out.append(f"    {ids('empty', box.ns)}[{_mermaid_text(['(no links)'])}]")
         out.append("  end")
-    edges = ports + [f"  {ids('if', *a)} === {ids('if', *b)}" for a, b in top.pairs]
+    edges = [f"  {ids('if', *a)} === {ids('if', *b)}" for a, b in top.pairs] + inner + stack
     for end, index in top.loose:
         stub = ids("loose", *end)
         out.append(f"  {stub}[/{_mermaid_text([_loose_words(index)])}/]")
-        edges.append(f"  {ids('if', *end)} -.- {stub}")
+        edges.append(f"  {ids('if', *end)} === {stub}")
     edges += [f"  {ids('if', *t.a)} <-. {_mermaid_text([t.words()])} .-> {ids('if', *t.b)}" for t in top.tunnels]
-    edges += [f"  {ids('routes', h.ns)} -. {_mermaid_text([h.route.dst])} .-> {ids('if', *h.gateway)}"
-              for h in top.hops]
     return "\n".join(out + edges) + "\n"
 
 
