@@ -368,7 +368,7 @@ def _mermaid(top: Topology) -> str:
         if box.routes or len(routed) > 1:
             table = ids("routes", box.ns)
             words = ["routing" if len(routed) > 1 else "routes",
-                     *(_routed_words(r, box.ns, gateways) for r in box.routes)]
+                     *(line for r in box.routes for line in _routed_words(r, box.ns, gateways).split("\n"))]
             out.append(f"    {table}>{_mermaid_text(words)}]")
             if len(routed) > 1:
                 stack += [f"  {table} -.- {ids('if', box.ns, link.name)}" for link in routed]
@@ -402,7 +402,7 @@ def _gateways(top: Topology) -> dict[tuple[str, Route], End]:
 def _routed_words(route: Route, ns: str, gateways: dict[tuple[str, Route], End]) -> str:
     """A route, and the interface its gateway is, when that lies in another namespace."""
     gateway = gateways.get((ns, route))
-    return _route_words(route) + (f"  → {gateway[1]} in {label(gateway[0])}" if gateway else "")
+    return _route_words(route) + (f"\n  → {gateway[1]} in {label(gateway[0])}" if gateway else "")
 
 
 def _dot(top: Topology) -> str:
@@ -420,7 +420,8 @@ def _dot(top: Topology) -> str:
     for number, box in enumerate(top.boxes):
         routed = [link for link, depth in box.rows() if not depth]
         table = len(routed) > 1
-        routes = "".join(_dot_string(_routed_words(r, box.ns, gateways))[1:-1] + "\\l" for r in box.routes)
+        routes = "".join(_dot_string(_routed_words(r, box.ns, gateways))[1:-1].replace("\\n", "\\l") + "\\l"
+                         for r in box.routes)
         title = _dot_string(label(box.ns))[1:-1] + ("\\n" + routes if routes and not table else "")
         out.append(f"  subgraph cluster_{number} {{")
         out.append(f'    label="{title}"; tooltip={_dot_string("namespace " + label(box.ns))};')
@@ -473,7 +474,7 @@ def _svg_by_dot(top: Topology) -> str:
                             timeout=DOT_TIMEOUT, check=False)
     if result.returncode != 0 or "<svg" not in result.stdout:
         raise EnvironmentProblem(f"Graphviz dot could not lay out the drawing: {result.stderr.strip()}")
-    svg = result.stdout[result.stdout.index("<svg"):]
+    svg = result.stdout[result.stdout.index("<svg"):].replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
     return re.sub(r"<!--.*?-->\n?", "", svg, flags=re.DOTALL)
 
 
@@ -519,7 +520,8 @@ class _Anchor:
 
 
 def _node_text(link: Link) -> str:
-    return "  ".join([link.name, *link.addresses])
+    lost = ["(other end not found)"] if link.kind == "veth" and link.peer_netns is None else []
+    return "  ".join([link.name, *link.addresses, *lost])
 
 
 def _node_width(link: Link) -> float:

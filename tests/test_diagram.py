@@ -303,9 +303,21 @@ def test_a_veth_whose_other_end_is_not_found_is_drawn_and_says_so(fmt):
     text = diagram.render(LOST, fmt)
     if fmt == "json":
         assert json.loads(text)["unresolved_peers"] == [{"namespace": "", "link": "v0", "peer_ifindex": 7}]
-    elif fmt == "svg" and diagram.dot_program() is None:
-        assert "v0" in text
     else:
         assert "v0" in text and "other end not found (ifindex 7" in text
     if fmt == "svg" and diagram.dot_program():
         assert len(classes(ElementTree.fromstring(text), "loose")) == 2  # the stub and its dashed cable
+        assert "v0  (other end not found)" in diagram.render(LOST, fmt, layout="builtin")
+
+
+def test_without_dot_the_svg_falls_back_to_the_builtin_layout_with_a_notice(monkeypatch):
+    from typer.testing import CliRunner
+
+    from netlessons.cli import app
+
+    monkeypatch.setattr(diagram, "dot_program", lambda: None)
+    result = CliRunner().invoke(app, ["diagram", "bridge-3ns", "--format", "svg"])
+    assert result.exit_code == 0, result.stderr
+    assert "apt-get install graphviz" in result.stderr
+    root = ElementTree.fromstring(result.stdout)
+    assert len([g for g in root.iter(f"{SVG}g") if g.get("class") == "netns"]) == 4  # the builtin layout's boxes
