@@ -270,19 +270,35 @@ def draw(
     lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
     step: Optional[str] = typer.Option(None, "--step", metavar="N",
                                        help="Draw the lab after this step (number or id); default: fully built."),
-    fmt: str = typer.Option("text", "--format", help="text, mermaid, dot or svg."),
+    fmt: str = typer.Option("text", "--format", help="text, mermaid, dot, svg, or json (the topology as data)."),
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
     dirs: Optional[List[Path]] = DirsOption,
 ) -> None:
-    """Draw the lesson's topology from the real state of a sandbox run."""
+    """Draw the lesson's topology from the real state of a sandbox run. When a step fails, the lab is drawn
+    as it was at that failure (with a notice on stderr, exit 1)."""
     from netlessons import diagram, state
+    from netlessons import report as reporting
+    from netlessons.runner import Lab
 
     if fmt not in diagram.FORMATS:
         raise errors.ParameterError(f"--format must be one of {', '.join(diagram.FORMATS)}; {fmt!r} is not")
-    with _built_lab(_render(lesson, sets, flavor, dirs), step) as (lab, _):
+    rendered = _render(lesson, sets, flavor, dirs)
+    count = rendered.upto(step) if step else len(rendered.steps)
+    lab = Lab(rendered)
+    try:
+        failed = lab.build(list(rendered.steps[:count]))
         snapshot = state.snapshot(lab.run)
+    finally:
+        lab.close()
+    if fmt == "svg" and diagram.dot_program() is None:
+        typer.echo("netlessons: Graphviz dot is not installed, so the SVG uses a simple layout of its own "
+                   "(apt-get install graphviz for a better one).", err=True)
     typer.echo(diagram.render(snapshot, fmt), nl=False)
+    if failed:
+        typer.echo(reporting.failure_text(failed, lab.mode), err=True)
+        typer.echo(f"netlessons: the drawing shows the lab as it was when step {failed.step.id!r} failed.", err=True)
+        raise typer.Exit(errors.EXIT_CHECK_FAILED)
 
 
 @app.command("export")

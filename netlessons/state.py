@@ -1,9 +1,11 @@
 """Snapshots of the lab's network (namespaces, links, addresses, routes) and their difference in plain words.
 
 A snapshot costs one command in the lab's shell: it runs `ip` once for the namespace the shell lives in and
-once per named namespace, each time in batch mode (`-b`) for links (with details and addresses) and routes,
-and prints it all in one go. That is about 2 ms per namespace, most of it spent starting `ip`. The runner
-passes its shell's `run`, so the same code reads a sandbox or this machine.
+once per named namespace, each time in batch mode (`-b`) for links (with details and addresses), routes and
+the namespace ids that namespace knows, and prints it all in one go. That is about 2 ms per namespace, most of
+it spent starting `ip`. A namespace holding a VXLAN device also has its forwarding entries read (`bridge fdb`),
+for the tunnel's remote ends. The runner passes its shell's `run`, so the same code reads a sandbox or this
+machine.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from netlessons.errors import EnvironmentProblem
@@ -29,16 +31,24 @@ BACKGROUND_LINKS = frozenset({"lo", "tunl0", "sit0", "ip6tnl0", "gre0", "gretap0
                               "ip_vti0", "ip6_vti0"})
 
 _MARKER = "@@netns "
+_FDB_MARKER = "\n@@fdb\n"  # printed by _READ_ONE
 # One shell command for the whole snapshot. Named namespaces are the entries of /run/netns, where `ip netns`
 # keeps them; each one's section starts with a marker line holding its name. A batch stops at its first
-# failing line, so what a section holds is always a prefix of [links, routes, namespace ids].
+# failing line, so what a section holds is always a prefix of [links, routes, namespace ids]. Namespace ids
+# mean something only in the namespace that reports them, so each namespace is asked for its own. Forwarding
+# entries follow their own marker, and only where a VXLAN device exists (a bridge's entries can be many).
+_READ_ONE = r"""out=$(ip "${n[@]}" -j -d -b - <<< $'addr show\nroute show\nnetns list-id')
+printf '%s\n' "$out"
+case $out in *'"info_kind":"vxlan"'*) printf '\n@@fdb\n'; bridge "${n[@]}" -j fdb show;; esac
+"""
 SNAPSHOT_COMMAND = (
-    "ip -j -d -b - <<< $'addr show\\nroute show\\nnetns list-id'\n"
-    "for p in /run/netns/*; do\n"
+    "n=()\n" + _READ_ONE
+    + "for p in /run/netns/*; do\n"
     '  [ -e "$p" ] || continue\n'
     f"  printf '\\n{_MARKER}%s\\n' \"${{p##*/}}\"\n"
-    '  ip -n "${p##*/}" -j -d -b - <<< $\'addr show\\nroute show\'\n'
-    "done\n"
+    '  n=(-n "${p##*/}")\n'
+    + "".join(f"  {line}\n" for line in _READ_ONE.splitlines())
+    + "done\n"
     "true"
 )
 
@@ -46,6 +56,17 @@ SNAPSHOT_COMMAND = (
 def label(ns: str) -> str:
     """How a namespace is shown to people."""
     return ns or ROOT_LABEL
+
+
+@dataclass(frozen=True)
+class Vxlan:
+    """A VXLAN tunnel endpoint's settings, and where its forwarding entries send frames."""
+
+    vni: int
+    local: str = ""  # the underlay address it sends from
+    port: int = 0  # UDP destination port
+    underlay: str = ""  # the interface it sends through
+    remotes: tuple[str, ...] = ()  # underlay addresses of the other ends: `remote`/`group`, fdb entries' dst
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,9 @@ class Link:
     peer: str = ""  # a veth's other end, "" when it could not be found
     peer_netns: str | None = None  # where the other end lives (ROOT for the shell's own namespace)
     addresses: tuple[str, ...] = ()  # "10.0.0.1/24"; IPv6 link-local addresses are left out
+    mtu: int = 0
+    peer_index: int = 0  # a veth's other end's ifindex, kept only when that end could not be found
+    vxlan: Vxlan | None = None
 
     @property
     def state(self) -> str:
@@ -118,10 +142,15 @@ class Snapshot:
     def from_json(cls, text: str) -> Snapshot:
         data = json.loads(text)
         return _normalized(cls(tuple(
-            Namespace(ns["name"],
-                      tuple(Link(**{**link, "addresses": tuple(link["addresses"])}) for link in ns["links"]),
+            Namespace(ns["name"], tuple(_link_from_json(link) for link in ns["links"]),
                       tuple(Route(**route) for route in ns["routes"]))
             for ns in data["namespaces"])))
+
+
+def _link_from_json(data: dict[str, Any]) -> Link:
+    tunnel = data.get("vxlan")
+    return Link(**{**data, "addresses": tuple(data["addresses"]),
+                   "vxlan": Vxlan(**{**tunnel, "remotes": tuple(tunnel["remotes"])}) if tunnel else None})
 
 
 def natural(name: str) -> list:
@@ -141,7 +170,7 @@ def _normalized(snapshot: Snapshot) -> Snapshot:
     """Everything in a stable order, so equal networks give equal snapshots and equal JSON."""
     return Snapshot(tuple(
         Namespace(ns.name,
-                  tuple(Link(**{**asdict(link), "addresses": tuple(sorted(link.addresses, key=_address_key))})
+                  tuple(replace(link, addresses=tuple(sorted(link.addresses, key=_address_key)))
                         for link in sorted(ns.links, key=lambda link: natural(link.name))),
                   tuple(sorted(ns.routes, key=lambda route: (str(route), route.type))))
         for ns in sorted(snapshot.namespaces, key=lambda ns: natural(ns.name))))
@@ -166,14 +195,32 @@ def _documents(text: str) -> list[Any]:
         found.append(value)
 
 
-def _sections(stdout: str) -> dict[str, list[Any]]:
+@dataclass(frozen=True)
+class _Section:
+    """What was read in one namespace: a prefix of [links, routes, namespace ids], and forwarding entries."""
+
+    documents: list[Any]
+    fdb: list[dict[str, Any]]
+
+    def document(self, position: int) -> list[Any] | None:
+        found = self.documents[position] if len(self.documents) > position else None
+        return found if isinstance(found, list) else None
+
+
+def _section(text: str) -> _Section:
+    ip_part, _, fdb_part = text.partition(_FDB_MARKER)
+    fdb = _documents(fdb_part)
+    return _Section(_documents(ip_part), fdb[0] if fdb and isinstance(fdb[0], list) else [])
+
+
+def _sections(stdout: str) -> dict[str, _Section]:
     parts = stdout.split("\n" + _MARKER)
-    sections = {ROOT: _documents(parts[0])}
+    sections = {ROOT: _section(parts[0])}
     for part in parts[1:]:
         name, _, rest = part.partition("\n")
-        documents = _documents(rest)
-        if documents:  # no output: the namespace vanished between listing and reading it
-            sections[name] = documents
+        found = _section(rest)
+        if found.documents:  # no output: the namespace vanished between listing and reading it
+            sections[name] = found
     return sections
 
 
@@ -181,11 +228,24 @@ def _kind(raw: dict[str, Any]) -> str:
     return (raw.get("linkinfo") or {}).get("info_kind", "")
 
 
-def _link(raw: dict[str, Any], peer: tuple[str, str | None]) -> Link:
+def _link(raw: dict[str, Any], peer: tuple[str, str | None], fdb: list[dict[str, Any]]) -> Link:
     flags = raw.get("flags", [])
     up = "UP" in flags
     carrier = up and "NO-CARRIER" not in flags and raw.get("operstate") not in ("DOWN", "LOWERLAYERDOWN")
-    return Link(raw["ifname"], _kind(raw), up, carrier, raw.get("master", ""), *peer, _addresses(raw))
+    unresolved = _kind(raw) == "veth" and peer[1] is None
+    return Link(raw["ifname"], _kind(raw), up, carrier, raw.get("master", ""), *peer, _addresses(raw),
+                mtu=raw.get("mtu", 0), peer_index=raw.get("link_index", 0) if unresolved else 0,
+                vxlan=_vxlan(raw, fdb))
+
+
+def _vxlan(raw: dict[str, Any], fdb: list[dict[str, Any]]) -> Vxlan | None:
+    if _kind(raw) != "vxlan":
+        return None
+    data = raw["linkinfo"].get("info_data") or {}
+    remotes = [data[key] for key in ("remote", "remote6", "group", "group6") if data.get(key)]
+    remotes += [entry["dst"] for entry in fdb if entry.get("ifname") == raw["ifname"] and entry.get("dst")]
+    return Vxlan(data.get("id", 0), data.get("local") or data.get("local6", ""), data.get("port", 0),
+                 data.get("link", ""), tuple(sorted(set(remotes), key=_address_key)))
 
 
 def _addresses(raw: dict[str, Any]) -> tuple[str, ...]:
@@ -203,13 +263,15 @@ def _route(raw: dict[str, Any]) -> Route:
 
 
 def _peers(raw_links: dict[str, list[dict[str, Any]]],
-           root_ids: dict[int, str] | None) -> dict[Key, tuple[str, str]]:
+           ids: dict[str, dict[int, str]]) -> dict[Key, tuple[str, str]]:
     """(namespace, veth) → (its other end, the namespace that end lives in), for every end that can be found.
 
-    `link_netnsid` means something only in the namespace that reports it, and asking every namespace for its
-    ids would cost time growing with the square of their number. So only the shell's own namespace is asked:
-    its veths are resolved exactly and their other ends by symmetry; any other veth by the one link elsewhere
-    whose ifindex and peer index match it both ways.
+    A veth names its other end by ifindex and, when that end lives elsewhere, by `link_netnsid`: an id that
+    means something only in the namespace reporting it (ifindex numbers repeat across namespaces, so the index
+    alone proves nothing). `ids` holds, per namespace, the ids it could name. The shell's own namespace has no
+    name, so a named namespace cannot name it; its veths are found from the shell's side instead, and every
+    end found also finds its other end. Only for a namespace whose ids were not read is the one veth elsewhere
+    whose ifindex and peer index match both ways taken as the other end.
     """
     by_index = {ns: {raw["ifindex"]: raw for raw in items} for ns, items in raw_links.items()}
     veths = [(ns, raw) for ns, items in raw_links.items() for raw in items
@@ -220,21 +282,21 @@ def _peers(raw_links: dict[str, list[dict[str, Any]]],
             other = by_index[ns].get(raw.get("link_index"))
             if raw.get("link") or other:
                 found[(ns, raw["ifname"])] = (raw.get("link") or other["ifname"], ns)
-        elif ns == ROOT and root_ids and root_ids.get(raw["link_netnsid"]) in by_index:
-            where = root_ids[raw["link_netnsid"]]
-            other = by_index[where].get(raw["link_index"])
-            if other:
-                found[(ns, raw["ifname"])] = (other["ifname"], where)
-                found[(where, other["ifname"])] = (raw["ifname"], ns)
+            continue
+        where = ids.get(ns, {}).get(raw["link_netnsid"])
+        other = by_index.get(where, {}).get(raw.get("link_index")) if where is not None else None
+        if other is not None and _kind(other) == "veth":
+            found[(ns, raw["ifname"])] = (other["ifname"], where)
+            found[(where, other["ifname"])] = (raw["ifname"], ns)
     for ns, raw in veths:
-        if (ns, raw["ifname"]) in found or "link_netnsid" not in raw or (ns == ROOT and root_ids is not None):
-            continue  # an id the shell's namespace cannot name is a namespace outside /run/netns
-        matches = [(other["ifname"], where) for where in by_index
-                   if where != ns and not (where == ROOT and root_ids is not None)
+        if (ns, raw["ifname"]) in found or "link_netnsid" not in raw or ns in ids:
+            continue
+        matches = [(other["ifname"], where) for where in by_index if where != ns
                    for other in [by_index[where].get(raw["link_index"])]
-                   if other and other.get("link_index") == raw["ifindex"]]
+                   if other and other.get("link_index") == raw["ifindex"] and (where, other["ifname"]) not in found]
         if len(matches) == 1:
             found[(ns, raw["ifname"])] = matches[0]
+            found[(matches[0][1], matches[0][0])] = (raw["ifname"], ns)
     return found
 
 
@@ -243,16 +305,16 @@ def parse(stdout: str) -> Snapshot:
     return _from_sections(_sections(stdout))
 
 
-def _from_sections(sections: dict[str, list[Any]]) -> Snapshot:
-    raw_links = {ns: docs[0] if docs and isinstance(docs[0], list) else [] for ns, docs in sections.items()}
-    root = sections[ROOT]
-    root_ids = {item["nsid"]: item["name"] for item in root[2] if "name" in item} if len(root) > 2 else None
-    peers = _peers(raw_links, root_ids)
+def _from_sections(sections: dict[str, _Section]) -> Snapshot:
+    raw_links = {ns: section.document(0) or [] for ns, section in sections.items()}
+    ids = {ns: {item["nsid"]: item["name"] for item in known if "name" in item}
+           for ns, section in sections.items() if (known := section.document(2)) is not None}
+    peers = _peers(raw_links, ids)
     namespaces = []
     for ns, items in raw_links.items():
-        links = tuple(_link(raw, peers.get((ns, raw["ifname"]), ("", None))) for raw in items)
-        docs = sections[ns]
-        routes = tuple(_route(r) for r in docs[1]) if len(docs) > 1 and isinstance(docs[1], list) else ()
+        fdb = sections[ns].fdb
+        links = tuple(_link(raw, peers.get((ns, raw["ifname"]), ("", None)), fdb) for raw in items)
+        routes = tuple(_route(r) for r in sections[ns].document(1) or [])
         namespaces.append(Namespace(ns, links, routes))
     return _normalized(Snapshot(tuple(namespaces)))
 
@@ -261,7 +323,7 @@ def snapshot(run: Callable[[str], CommandResult]) -> Snapshot:
     """Read the lab's network with one command through `run` (e.g. `lambda c: shell.run(c)`)."""
     result = run(SNAPSHOT_COMMAND)
     sections = _sections(result.stdout)
-    if result.status != 0 or not sections[ROOT]:
+    if result.status != 0 or not sections[ROOT].documents:
         raise EnvironmentProblem(f"could not read the lab's network state: "
                                  f"{result.stderr.strip() or f'exit status {result.status}'}",
                                  hint="is iproute2 installed? (apt-get install iproute2)")

@@ -265,3 +265,101 @@ def test_json_is_sorted_and_round_trips():
     assert [link.name for link in tidy.namespace("ns2").links] == ["a", "b"]
     assert tidy.namespace("ns2").link("b").addresses == ("10.0.0.9/8", "10.0.0.10/8")
     assert Snapshot.from_json(tidy.to_json()) == tidy and tidy.to_json() == messy.to_json()
+
+
+# Three namespaces whose veths all have ifindex 2, as in two-nodes-routed: only the ids each namespace reports
+# tell them apart. Each namespace names the others by its own ids; the shell's namespace appears unnamed.
+REPEATED = """\
+[{"ifindex":1,"ifname":"lo","flags":["LOOPBACK"],"addr_info":[]}]
+[]
+[{"nsid":0,"name":"node"},{"nsid":1,"name":"pod"}]
+
+@@netns node
+[{"ifindex":2,"link_index":2,"ifname":"veth-pod","flags":["UP","LOWER_UP"],"operstate":"UP","link_netnsid":1,\
+"mtu":1500,"linkinfo":{"info_kind":"veth"},"addr_info":[]},\
+{"ifindex":3,"link_index":2,"ifname":"eth0","flags":["UP","LOWER_UP"],"operstate":"UP","link_netnsid":0,\
+"mtu":1500,"linkinfo":{"info_kind":"veth"},"addr_info":[]},\
+{"ifindex":4,"ifname":"vx","flags":["UP","LOWER_UP"],"operstate":"UNKNOWN","mtu":1450,\
+"linkinfo":{"info_kind":"vxlan","info_data":{"id":7,"local":"192.168.0.1","link":"eth0","port":4789}},\
+"addr_info":[]}]
+[]
+[{"nsid":0,"name":"outside"},{"nsid":1,"name":"pod"},{"nsid":2}]
+
+@@fdb
+[{"mac":"00:00:00:00:00:00","ifname":"vx","dst":"192.168.0.9","flags":["self"],"state":"permanent"},\
+{"mac":"aa:bb:cc:dd:ee:ff","ifname":"veth-pod","master":"br0","state":"permanent"}]
+
+@@netns pod
+[{"ifindex":2,"link_index":2,"ifname":"eth0","flags":["UP","LOWER_UP"],"operstate":"UP","link_netnsid":0,\
+"linkinfo":{"info_kind":"veth"},"addr_info":[]},\
+{"ifindex":5,"link_index":9,"ifname":"lost","flags":[],"operstate":"DOWN","link_netnsid":3,\
+"linkinfo":{"info_kind":"veth"},"addr_info":[]}]
+[]
+[{"nsid":0,"name":"node"},{"nsid":3}]
+
+@@netns outside
+[{"ifindex":2,"link_index":3,"ifname":"eth0","flags":["UP","LOWER_UP"],"operstate":"UP","link_netnsid":0,\
+"linkinfo":{"info_kind":"veth"},"addr_info":[]}]
+[]
+[{"nsid":0,"name":"node"}]
+
+@@netns node2
+[{"ifindex":2,"link_index":2,"ifname":"veth-pod2","flags":["UP","LOWER_UP"],"operstate":"UP","link_netnsid":0,\
+"linkinfo":{"info_kind":"veth"},"addr_info":[]}]
+[]
+[{"nsid":0,"name":"pod2"}]
+
+@@netns pod2
+[{"ifindex":2,"link_index":2,"ifname":"eth0","flags":["UP","LOWER_UP"],"operstate":"UP","link_netnsid":0,\
+"linkinfo":{"info_kind":"veth"},"addr_info":[]}]
+[]
+[{"nsid":0,"name":"node2"}]
+"""
+
+
+def test_peers_with_repeated_ifindex_are_told_apart_by_each_namespace_s_ids():
+    snap = state.parse(REPEATED)
+    node, pod, outside = snap.namespace("node"), snap.namespace("pod"), snap.namespace("outside")
+    assert (node.link("veth-pod").peer, node.link("veth-pod").peer_netns) == ("eth0", "pod")
+    assert (pod.link("eth0").peer, pod.link("eth0").peer_netns) == ("veth-pod", "node")
+    assert (node.link("eth0").peer, node.link("eth0").peer_netns) == ("eth0", "outside")
+    assert (outside.link("eth0").peer, outside.link("eth0").peer_netns) == ("eth0", "node")
+    # ifindex 2 → ifindex 2 four times over: the numbers alone could pair veth-pod with pod2's eth0.
+    assert (snap.namespace("pod2").link("eth0").peer, snap.namespace("pod2").link("eth0").peer_netns) == (
+        "veth-pod2", "node2")
+    # An id no namespace can name: kept as a loose end, with its other end's ifindex for the drawing.
+    assert pod.link("lost").peer_netns is None and pod.link("lost").peer_index == 9
+    assert node.link("veth-pod").peer_index == 0
+    assert snap.loose_ends() == [("pod", "lost")]
+
+
+def test_vxlan_settings_and_forwarding_entries_are_read():
+    snap = state.parse(REPEATED)
+    vx = snap.namespace("node").link("vx")
+    assert vx.mtu == 1450 and vx.kind == "vxlan"
+    assert vx.vxlan == state.Vxlan(7, "192.168.0.1", 4789, "eth0", ("192.168.0.9",))
+    assert Snapshot.from_json(snap.to_json()) == snap
+
+
+def test_two_nodes_routed_pairs_every_veth_although_ifindex_numbers_repeat():
+    """The lab where the old guess dropped pod2's and outside's cables: every eth0 there has the same
+    ifindex in its own namespace."""
+    catalog = Catalog.default()
+    rendered = render_lesson(catalog, catalog.get("two-nodes-routed"))
+    shell = start_sandbox()
+    try:
+        for step in rendered.steps:
+            outcome = run_step(shell, step)
+            assert outcome.passed, f"{step.id}: {outcome.verdict.problem}"
+        indexes = shell.run("for n in pod1 pod2 outside; do ip -n $n -j link show eth0; done").stdout
+        snap = state.snapshot(lambda c: shell.run(c))
+    finally:
+        shell.close()
+    assert len({item["ifindex"] for item in state._documents(indexes) for item in item}) == 1  # they repeat
+    expected = {("node1", "veth-pod1"): ("pod1", "eth0"), ("node1", "eth0"): ("outside", "eth0"),
+                ("node1", "eth1"): ("node2", "eth0"), ("node2", "veth-pod2"): ("pod2", "eth0")}
+    for (ns, name), (other_ns, other) in expected.items():
+        one, two = snap.namespace(ns).link(name), snap.namespace(other_ns).link(other)
+        assert (one.peer_netns, one.peer) == (other_ns, other), (ns, name)
+        assert (two.peer_netns, two.peer) == (ns, name), (other_ns, other)
+    assert snap.loose_ends() == []
