@@ -75,6 +75,14 @@ class ParameterError(NetlessonsError):
     """A parameter value (from --set or a lesson default) that breaks its type's rule."""
 
 
+class SubnetTooSmall(ParameterError):
+    """A template asked a subnet for a host number it does not have."""
+
+    def __init__(self, subnet: str, index: int, hosts: int) -> None:
+        super().__init__(f"subnet {subnet} has no host number {index} (its hosts are 1 to {hosts})")
+        self.subnet, self.index, self.hosts = subnet, index, hosts
+
+
 class EnvironmentProblem(NetlessonsError):
     """The machine cannot run this: a tool missing, no user namespaces, not root for --host ..."""
 

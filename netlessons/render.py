@@ -26,7 +26,8 @@ from jinja2.visitor import NodeTransformer
 
 from netlessons.catalog import Catalog, data_dir
 from netlessons.codecache import CodeCache, cache_dir
-from netlessons.errors import LessonFileError, LessonFileErrors, NetlessonsError, ParameterError, printable
+from netlessons.errors import (LessonFileError, LessonFileErrors, NetlessonsError, ParameterError, SubnetTooSmall,
+                               printable)
 from netlessons.lesson import Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec
 from netlessons.params import check_object_name, resolve
 
@@ -278,7 +279,7 @@ def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     """The index-th address of a subnet, e.g. host_address('10.0.0.0/24', 3) == '10.0.0.3/24'."""
     network = ipaddress.IPv4Network(str(subnet))
     if not 0 < int(index) < network.num_addresses - 1:
-        raise ParameterError(f"subnet {subnet} has no host number {index}")
+        raise SubnetTooSmall(str(network), int(index), network.num_addresses - 2)
     address = network.network_address + int(index)
     return f"{address}/{network.prefixlen}" if with_prefix else str(address)
 
@@ -393,7 +394,8 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
     unknown = sorted(set(overrides) - {p.name for p in parameters})
     if unknown:
         names = ", ".join(p.name for p in parameters) or "none"
-        raise ParameterError(f"lesson {lesson.id!r} has no parameter {unknown[0]!r}; its parameters: {names}")
+        raise ParameterError(f"lesson {lesson.id!r} has no parameter '{printable(unknown[0])}'; "
+                             f"its parameters: {names}")
     values = resolve(parameters, overrides)
     offered = {f for item in chain for f in item.flavors}
     if flavor and flavor not in offered:
@@ -403,9 +405,13 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
     renderer = renderer_for(flavor)
     steps: list[Step] = []
     with metered_render():
-        for item in chain:
-            steps += render_specs(renderer, item, item.steps, values, "steps")
-        cleanup = render_specs(renderer, lesson, lesson.cleanup, values, "cleanup")
+        try:
+            for item in chain:
+                steps += render_specs(renderer, item, item.steps, values, "steps")
+            cleanup = render_specs(renderer, lesson, lesson.cleanup, values, "cleanup")
+        except LessonFileErrors as e:
+            _blame_parameters(e, parameters, values, overrides)
+            raise
     renderer.cache.save()
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
                           prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
@@ -419,6 +425,10 @@ def render_specs(renderer: Renderer, lesson: Lesson, specs: tuple[StepSpec, ...]
         where = f"{phase}[{index}] {spec.id!r}"
         try:
             steps += _render_spec(renderer, lesson, spec, values, phase, where)
+        except SubnetTooSmall as e:
+            error = LessonFileError(e.message, path=str(lesson.path), field=where, line=spec.line)
+            error.__cause__ = e
+            errors.append(error)
         except RenderTooCostly as e:  # the budget is spent: rendering further steps would only repeat this
             errors.append(RenderTooCostly(e.detail, path=str(lesson.path), field=e.field or where, line=spec.line))
             raise LessonFileErrors(errors) from None
@@ -474,9 +484,26 @@ def _id_part(value: Any) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-") or "x"
 
 
+def _blame_parameters(failure: LessonFileErrors, parameters: tuple[Parameter, ...], values: dict[str, Any],
+                      overrides: dict[str, str]) -> None:
+    """A subnet too small for the lesson is the fault of the --set value that chose it, not of the lesson file:
+    say so, naming the parameter once."""
+    for error in failure.errors:
+        cause = error.__cause__
+        if not isinstance(cause, SubnetTooSmall):
+            continue
+        for p in parameters:
+            if p.name in overrides and p.type in ("subnet", "ipv4-interface") and \
+                    str(ipaddress.IPv4Interface(str(values[p.name])).network) == cause.subnet:
+                raise ParameterError(f"parameter {p.name!r}: {values[p.name]} is too small for this lesson: it "
+                                     f"has no host number {cause.index} (its hosts are 1 to {cause.hosts})") from None
+
+
 def _template_call(call, field_name: str):
     try:
         return call()
+    except SubnetTooSmall:
+        raise
     except RenderTooCostly as e:
         raise RenderTooCostly(e.detail, field=field_name) from None
     except MemoryError:
