@@ -108,9 +108,10 @@ def read_lesson_text(path: Path) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as e:
         raise refuse(f"cannot read the file: {e.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise refuse("not a regular file; a lesson is a plain text file")
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise refuse("not a regular file; a lesson is a plain text file")
         try:
             data = file.read(MAX_FILE_BYTES + 1)
         except OSError as e:
