@@ -146,15 +146,19 @@ def _announce_overrides(overrides: dict[str, Path]) -> None:
 
 def _writable(path: Path, option: str) -> None:
     """Refuse an output file that cannot be written, before any work is done for it."""
-    shown = errors.printable(path, 4096)
-    if path.is_dir():
-        raise errors.ParameterError(f"{option}: cannot write {shown}: it is a folder")
-    folder = path.parent
-    if not folder.is_dir():
-        raise errors.ParameterError(f"{option}: cannot write {shown}: there is no folder "
-                                    f"{errors.printable(folder, 4096)}")
-    if not os.access(path if path.exists() else folder, os.W_OK):
-        raise errors.ParameterError(f"{option}: cannot write {shown}: permission denied")
+    def refuse(reason: str) -> errors.ParameterError:
+        return errors.ParameterError(f"{option}: cannot write {errors.printable(path, 4096)}: {reason}")
+
+    try:
+        if path.is_dir():
+            raise refuse("it is a folder")
+        if not path.parent.is_dir():
+            raise refuse(f"there is no folder {errors.printable(path.parent, 4096)}")
+        exists = path.exists()
+    except OSError as e:  # a folder on the way that this user may not enter
+        raise refuse(e.strerror or "cannot look there") from None
+    if not os.access(path if exists else path.parent, os.W_OK):
+        raise refuse("permission denied")
 
 
 def _write(path: Path, data: bytes, option: str) -> None:
