@@ -9,7 +9,7 @@ from pathlib import Path
 
 from netlessons.errors import LessonFileError, LessonFileErrors, LessonNotFound
 from netlessons.lesson import Lesson
-from netlessons.loader import parse_lesson
+from netlessons.loader import parse_lesson, read_lesson_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -47,11 +47,26 @@ class Catalog:
                     found.setdefault(path.stem, path)
         return found
 
+    def builtin_overrides(self) -> dict[str, Path]:
+        """Lesson id → the user's file that hides the built-in lesson of that id (an identical copy aside)."""
+        builtin = data_dir("lessons")
+        hidden: dict[str, Path] = {}
+        for lesson_id, path in self.files().items():
+            original = builtin / path.name
+            if path.parent.resolve() != builtin.resolve() and original.is_file():
+                try:  # read with the loader's bounds: a FIFO named like a lesson must not hang this
+                    if read_lesson_text(path) != read_lesson_text(original):
+                        hidden[lesson_id] = path
+                except LessonFileErrors:
+                    hidden[lesson_id] = path
+        return hidden
+
     def parse(self, path: Path) -> Lesson:
-        path = path.resolve()
-        if path not in self._cache:
-            self._cache[path] = parse_lesson(path)
-        return self._cache[path]
+        """The lesson in this file, parsed once. Errors name the path as found (a symlink by its own name)."""
+        key = path.resolve()
+        if key not in self._cache:
+            self._cache[key] = parse_lesson(path.absolute())
+        return self._cache[key]
 
     def get(self, lesson_id: str) -> Lesson:
         files = self.files()

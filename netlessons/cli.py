@@ -94,14 +94,27 @@ def list_lessons(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     dirs: Optional[List[Path]] = DirsOption,
 ) -> None:
-    """List the lessons: id, title, number of steps, and the tools they need."""
+    """List the lessons: id, title, number of steps, and the tools they need.
+
+    A lesson file that cannot be loaded is named on stderr and left out; the others are still listed and the
+    exit code stays 0 (`netlessons validate` is the command that judges lesson files)."""
     from netlessons.params import rule_of
     from netlessons.runner import package_for
 
     catalog = _catalog(dirs)
-    rows = []
-    for lesson in catalog.all():
-        rendered = _render(lesson.id, None, None, None, catalog=catalog)
+    rows, broken = [], []
+    overrides = catalog.builtin_overrides()
+    for lesson_id, path in catalog.files().items():
+        try:
+            lesson = catalog.get(lesson_id)
+            rendered = _render(lesson.id, None, None, None, catalog=catalog)
+        except errors.LessonFileErrors as e:
+            more = f" (and {len(e.errors) - 1} more problems)" if len(e.errors) > 1 else ""
+            broken.append(e.errors[0].message + more)
+            continue
+        except errors.NetlessonsError as e:
+            broken.append(f"{errors.printable(path, 4096)}: {e.message}")
+            continue
         rows.append({
             "id": lesson.id, "title": lesson.title, "summary": " ".join(lesson.summary.split()),
             "steps": sum(1 for s in rendered.steps if s.lesson == lesson.id) + len(rendered.cleanup),
@@ -109,8 +122,11 @@ def list_lessons(
             "needs": rendered.needs, "packages": sorted({package_for(t) for t in rendered.needs}),
             "parameters": [{"name": p.name, "type": p.type, "default": rendered.values[p.name], "rule": rule_of(p),
                             "help": p.help} for p in rendered.parameters],
-            "file": str(lesson.path),
+            "file": str(lesson.path), "overrides_builtin": lesson.id in overrides,
         })
+    _announce_overrides(overrides)
+    for problem in broken:
+        typer.echo(f"netlessons: warning: left out {problem}", err=True)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -119,6 +135,37 @@ def list_lessons(
     for r in rows:
         typer.echo(f"{r['id']:<{width}}  {r['steps']:>5}  {r['title']}")
         typer.echo(f"{'':<{width}}         needs: {', '.join(r['packages'])}")
+
+
+def _announce_overrides(overrides: dict[str, Path]) -> None:
+    """A user's lesson that hides a built-in one of the same id is said once on stderr, since every lesson
+    built on that id (its prerequisites' users too) then runs the user's version."""
+    for lesson_id, path in sorted(overrides.items()):
+        typer.echo(f"{lesson_id}: from {errors.printable(path.parent, 4096)}, overrides the built-in", err=True)
+
+
+def _writable(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written, before any work is done for it."""
+    def refuse(reason: str) -> errors.ParameterError:
+        return errors.ParameterError(f"{option}: cannot write {errors.printable(path, 4096)}: {reason}")
+
+    try:
+        if path.is_dir():
+            raise refuse("it is a folder")
+        if not path.parent.is_dir():
+            raise refuse(f"there is no folder {errors.printable(path.parent, 4096)}")
+        exists = path.exists()
+    except OSError as e:  # a folder on the way that this user may not enter
+        raise refuse(e.strerror or "cannot look there") from None
+    if not os.access(path if exists else path.parent, os.W_OK):
+        raise refuse("permission denied")
+
+
+def _write(path: Path, data: bytes, option: str) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise errors.ParameterError(f"{option}: cannot write {errors.printable(path, 4096)}: {e.strerror}") from None
 
 
 @app.command("print")
@@ -172,6 +219,9 @@ def run(
 
     if keep and not host:
         raise errors.ParameterError("--keep needs --host: a sandbox always vanishes when the run ends")
+    if junit:
+        _writable(junit, "--junit")
+    _announce_overrides(_overrides_in_chain(lesson, dirs))
     rendered = _render(lesson, sets, flavor, dirs)
     view = None if as_json else reporting.LiveView(verbose=verbose)
     caught: list[int] = []
@@ -186,10 +236,16 @@ def run(
     else:
         typer.echo(reporting.to_json(result), nl=False)
     if junit:
-        junit.write_bytes(reporting.to_junit(result))
+        _write(junit, reporting.to_junit(result), "--junit")
     if result.interrupted:
         raise typer.Exit(128 + caught[0] if caught else errors.EXIT_INTERRUPTED)
     raise typer.Exit(errors.EXIT_OK if result.passed else errors.EXIT_CHECK_FAILED)
+
+
+def _overrides_in_chain(lesson_id: str, dirs: Optional[List[Path]]) -> dict[str, Path]:
+    catalog = _catalog(dirs)
+    overrides = catalog.builtin_overrides()
+    return {item.id: overrides[item.id] for item in catalog.chain(catalog.get(lesson_id)) if item.id in overrides}
 
 
 # A closed terminal (SIGHUP) and `kill` (SIGTERM) get the same clean-up as Ctrl-C; the exit status then says
@@ -316,11 +372,13 @@ def export(
 
     if fmt not in ("md", "html"):
         raise errors.ParameterError(f"--format must be md or html; {fmt!r} is not")
+    if output:
+        _writable(output, "--output")
     rendered = _render(lesson, sets, flavor, dirs)
     captured = handout.capture(rendered)
     text = (handout.to_markdown if fmt == "md" else handout.to_html)(rendered, captured)
     if output:
-        output.write_text(text, encoding="utf-8")
+        _write(output, text.encode("utf-8"), "--output")
     else:
         typer.echo(text, nl=False)
     failed = [r for r in captured.results if not r.passed]
@@ -348,10 +406,11 @@ def validate(paths: List[Path] = typer.Argument(..., help="Lesson files or folde
     """Check lesson files without running anything: structure, references, templates and parameter values."""
     from netlessons.validate import validate_paths
 
-    problems, checked = validate_paths(paths)
-    for path in checked:
-        if not any(e.path == str(path) for e in problems):
-            typer.echo(f"ok: {path}")
+    reports = validate_paths(paths)
+    for report in reports:
+        if not report.problems:
+            typer.echo(f"ok: {errors.printable(report.path, 4096)}")
+    problems = [problem for report in reports for problem in report.problems]
     if problems:
         raise errors.LessonFileErrors(problems)
 
@@ -376,7 +435,11 @@ def new(
     """Write a lesson skeleton that validates and runs; fill in its TODOs."""
     from netlessons.skeleton import write_skeleton
 
-    path = write_skeleton(name, folder)
+    _writable(folder / f"{name}.toml", "--dir")
+    try:
+        path = write_skeleton(name, folder)
+    except OSError as e:
+        raise errors.ParameterError(f"--dir: cannot write in {errors.printable(folder, 4096)}: {e.strerror}") from None
     typer.echo(f"wrote {path}\nnext: netlessons validate {path} && netlessons run {name} --lessons-dir {folder}")
 
 

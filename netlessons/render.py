@@ -7,20 +7,27 @@ filter produce. So a parameter value can never become shell syntax, whatever a l
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import ipaddress
 import json
 import re
+import resource
 import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
+from jinja2.visitor import NodeTransformer
 
 from netlessons.catalog import Catalog, data_dir
 from netlessons.codecache import CodeCache, cache_dir
-from netlessons.errors import LessonFileError, LessonFileErrors, NetlessonsError, ParameterError
+from netlessons.errors import (LessonFileError, LessonFileErrors, NetlessonsError, ParameterError, SubnetTooSmall,
+                               printable)
 from netlessons.lesson import Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec
 from netlessons.params import check_object_name, resolve
 
@@ -28,6 +35,167 @@ FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl"
             "vxlan", "neigh", "cni", "http", "files", "dns")
 HEREDOC_END = "NETLESSONS_JSON"
 MAX_FOREACH = 5000
+
+# The most work and memory the templates of one lesson may take to render. Every loop round, call, filter and
+# arithmetic operator is one operation, and so is every KiB of text they make; bridge-n at n=250, the largest
+# built-in render, takes about 11 000 operations and a command of at most 600 characters.
+MAX_OPERATIONS = 300_000
+MAX_VALUE_SIZE = 100_000  # characters of a string, items of a list
+MAX_INT_BITS = 1 << 16
+MEMORY_HEADROOM = 1 << 30  # bytes a render may allocate beyond what the process holds when it starts
+
+
+class RenderTooCostly(LessonFileError):
+    """A lesson's templates would take more than their budget of work or memory to render."""
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_OPERATIONS
+
+    def spend(self, operations: int = 1) -> None:
+        self.left -= operations
+        if self.left < 0:
+            raise RenderTooCostly(f"rendering takes more than {MAX_OPERATIONS:,} operations (loop rounds, calls, "
+                                  "filters); a lesson's templates must be smaller")
+
+    def sized(self, value: Any) -> Any:
+        if isinstance(value, (str, bytes, list, tuple)):
+            self.check_size(len(value))
+            self.spend(len(value) >> 10)
+        return value
+
+    @staticmethod
+    def check_size(size: int) -> None:
+        if size > MAX_VALUE_SIZE:
+            raise RenderTooCostly(f"a value of {size:,} characters or items; a lesson's values hold at most "
+                                  f"{MAX_VALUE_SIZE:,}")
+
+    def counted(self, items: Any) -> Any:
+        if hasattr(items, "__len__"):
+            self.spend(len(items))
+            return items
+        return self._one_by_one(items)
+
+    def _one_by_one(self, items: Iterable) -> Iterator:
+        for item in items:
+            self.spend()
+            yield item
+
+
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("netlessons_render_budget", default=None)
+
+
+def _current_budget() -> _Budget:
+    budget = _budget.get()
+    if budget is None:  # rendering outside render_lesson: each call gets a budget of its own
+        budget = _Budget()
+        _budget.set(budget)
+    return budget
+
+
+@contextlib.contextmanager
+def metered_render() -> Iterator[None]:
+    """One budget of operations for everything rendered inside, and at most MEMORY_HEADROOM more memory (the
+    address-space limit is set back on the way out). A template that asks for more gets a clear error, not a
+    MemoryError traceback or a machine that swaps."""
+    token = _budget.set(_Budget())
+    previous = resource.getrlimit(resource.RLIMIT_AS)
+    try:
+        with open("/proc/self/statm") as statm:
+            size = int(statm.read().split()[0]) * resource.getpagesize()
+        soft, hard = previous
+        limit = size + MEMORY_HEADROOM
+        if soft == resource.RLIM_INFINITY or limit < soft:
+            resource.setrlimit(resource.RLIMIT_AS, (min(limit, hard) if hard != resource.RLIM_INFINITY else limit,
+                                                    hard))
+    except (OSError, ValueError):
+        previous = None
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+        if previous:
+            resource.setrlimit(resource.RLIMIT_AS, previous)
+
+
+class _Metered(NodeTransformer):
+    """Rewrites a parsed template so that its loops and `~` joins are counted and sized."""
+
+    def visit_For(self, node: nodes.For) -> nodes.For:
+        node = self.generic_visit(node)
+        if node.recursive:
+            raise jinja2.TemplateSyntaxError("recursive loops are not allowed in lessons", node.lineno)
+        node.iter = nodes.Filter(node.iter, "_counted", [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Filter:
+        return nodes.Filter(self.generic_visit(node), "_sized", [], [], None, None, lineno=node.lineno)
+
+
+def _too_big_argument(args: tuple, kwargs: dict) -> bool:
+    return any(isinstance(a, int) and abs(a) > MAX_VALUE_SIZE for a in (*args, *kwargs.values()))
+
+
+class LessonEnvironment(ImmutableSandboxedEnvironment):
+    """Jinja's sandbox with a budget: loops, calls, filters and the operators that build big values count
+    against the budget of the render in progress, and no single value may grow past MAX_VALUE_SIZE."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals.pop("lipsum", None)
+        self.globals["range"] = self._range
+        self.filters = {name: self._guarded(f) for name, f in self.filters.items()}
+        self.filters["_counted"] = lambda items: _current_budget().counted(items)
+        self.filters["_sized"] = lambda text: _current_budget().sized(text)
+
+    @staticmethod
+    def _guarded(function: Any) -> Any:
+        @functools.wraps(function)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            budget = _current_budget()
+            budget.spend()
+            if _too_big_argument(args[1:], kwargs):
+                raise RenderTooCostly(f"a number argument larger than {MAX_VALUE_SIZE:,} to a filter")
+            return budget.sized(function(*args, **kwargs))
+        return guarded
+
+    @staticmethod
+    def _range(*args: int) -> range:
+        numbers = safe_range(*args)
+        _current_budget().spend(len(numbers))
+        return numbers
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = _Metered().visit(super()._parse(source, name, filename))
+        tree.set_environment(self)
+        return tree
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        budget = _current_budget()
+        budget.spend()
+        if isinstance(getattr(__obj, "__self__", None), (str, bytes, list, tuple)) and _too_big_argument(args,
+                                                                                                         kwargs):
+            raise RenderTooCostly(f"a number argument larger than {MAX_VALUE_SIZE:,} to "
+                                  f"{getattr(__obj, '__name__', 'a method')}()")
+        return budget.sized(super().call(__context, __obj, *args, **kwargs))
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        budget = _current_budget()
+        budget.spend()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, bytes, list, tuple)) and isinstance(times, int):
+                    budget.check_size(len(seq) * times)
+            if isinstance(left, int) and isinstance(right, int) and \
+                    left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise RenderTooCostly(f"a number of more than {MAX_INT_BITS:,} bits")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0 and \
+                abs(left) > 1 and right * abs(left).bit_length() > MAX_INT_BITS:
+            raise RenderTooCostly(f"a number of more than {MAX_INT_BITS:,} bits")
+        return budget.sized(super().call_binop(context, operator, left, right))
 
 
 class Shell(str):
@@ -158,7 +326,7 @@ def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     """The index-th address of a subnet, e.g. host_address('10.0.0.0/24', 3) == '10.0.0.3/24'."""
     network = ipaddress.IPv4Network(str(subnet))
     if not 0 < int(index) < network.num_addresses - 1:
-        raise ParameterError(f"subnet {subnet} has no host number {index}")
+        raise SubnetTooSmall(str(network), int(index), network.num_addresses - 2)
     address = network.network_address + int(index)
     return f"{address}/{network.prefixlen}" if with_prefix else str(address)
 
@@ -181,8 +349,8 @@ class Renderer:
         folder = cache_dir()
         self.cache = CodeCache(folder)
         common = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-        self.text_env = ImmutableSandboxedEnvironment(**common)
-        self.command_env = ImmutableSandboxedEnvironment(
+        self.text_env = LessonEnvironment(**common)
+        self.command_env = LessonEnvironment(
             loader=jinja2.FileSystemLoader(str(data_dir("templates"))), finalize=quote,
             bytecode_cache=_bytecode_cache(folder), **common)
         helpers = {"host": host_address, "network": network_address, "flavor": flavor}
@@ -275,7 +443,8 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
     unknown = sorted(set(overrides) - {p.name for p in parameters})
     if unknown:
         names = ", ".join(p.name for p in parameters) or "none"
-        raise ParameterError(f"lesson {lesson.id!r} has no parameter {unknown[0]!r}; its parameters: {names}")
+        raise ParameterError(f"lesson {lesson.id!r} has no parameter '{printable(unknown[0])}'; "
+                             f"its parameters: {names}")
     values = resolve(parameters, overrides)
     offered = {f for item in chain for f in item.flavors}
     if flavor and flavor not in offered:
@@ -284,9 +453,14 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
     flavor = flavor or default_flavor(chain)
     renderer = renderer_for(flavor)
     steps: list[Step] = []
-    for item in chain:
-        steps += render_specs(renderer, item, item.steps, values, "steps")
-    cleanup = render_specs(renderer, lesson, lesson.cleanup, values, "cleanup")
+    with metered_render():
+        try:
+            for item in chain:
+                steps += render_specs(renderer, item, item.steps, values, "steps")
+            cleanup = render_specs(renderer, lesson, lesson.cleanup, values, "cleanup")
+        except LessonFileErrors as e:
+            _blame_parameters(e, parameters, values, overrides)
+            raise
     renderer.cache.save()
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
                           prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
@@ -300,8 +474,15 @@ def render_specs(renderer: Renderer, lesson: Lesson, specs: tuple[StepSpec, ...]
         where = f"{phase}[{index}] {spec.id!r}"
         try:
             steps += _render_spec(renderer, lesson, spec, values, phase, where)
+        except SubnetTooSmall as e:
+            error = LessonFileError(e.message, path=str(lesson.path), field=where, line=spec.line)
+            error.__cause__ = e
+            errors.append(error)
+        except RenderTooCostly as e:  # the budget is spent: rendering further steps would only repeat this
+            errors.append(RenderTooCostly(e.detail, path=str(lesson.path), field=e.field or where, line=spec.line))
+            raise LessonFileErrors(errors) from None
         except LessonFileError as e:
-            errors.append(LessonFileError(e.message, path=str(lesson.path), field=e.field or where, line=spec.line))
+            errors.append(LessonFileError(e.detail, path=str(lesson.path), field=e.field or where, line=spec.line))
         except NetlessonsError as e:
             errors.append(LessonFileError(e.message, path=str(lesson.path), field=where, line=spec.line))
     if errors:
@@ -326,6 +507,7 @@ def _render_spec(renderer: Renderer, lesson: Lesson, spec: StepSpec, values: dic
         checked_here = spec.expect.every_round or number == len(rounds)
         state = tuple({k: text(v, "expect.state") if isinstance(v, str) else v for k, v in check.items()}
                       for check in spec.expect.state) if checked_here else ()
+        _check_numbers(state, f"{where}.expect.state")
         expect = replace(spec.expect, output=tuple(text(line, "expect.output") for line in spec.expect.output),
                          state=state)
         steps.append(Step(id=step_id, title=text(spec.title, "title"), explain=text(spec.explain, "explain"),
@@ -335,21 +517,57 @@ def _render_spec(renderer: Renderer, lesson: Lesson, spec: StepSpec, values: dic
     return steps
 
 
+def _check_numbers(state: tuple[dict[str, Any], ...], field_name: str) -> None:
+    """A number written as a template must render to one, or the check would break only when it runs."""
+    for check in state:
+        for key in ("port", "ports", "mtu"):
+            value = check.get(key)
+            if isinstance(value, str) and not value.strip().isdigit():
+                raise LessonFileError(f"{key!r} renders to {printable(value)!r}, which is not a whole number",
+                                      field=field_name)
+
+
 def _id_part(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "-".join(_id_part(v) for v in value)
     return re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-") or "x"
 
 
+def _blame_parameters(failure: LessonFileErrors, parameters: tuple[Parameter, ...], values: dict[str, Any],
+                      overrides: dict[str, str]) -> None:
+    """A subnet too small for the lesson is the fault of the --set value that chose it, not of the lesson file:
+    say so, naming the parameter once."""
+    for error in failure.errors:
+        cause = error.__cause__
+        if not isinstance(cause, SubnetTooSmall):
+            continue
+        for p in parameters:
+            if p.name in overrides and p.type in ("subnet", "ipv4-interface") and \
+                    str(ipaddress.IPv4Interface(str(values[p.name])).network) == cause.subnet:
+                raise ParameterError(f"parameter {p.name!r}: {values[p.name]} is too small for this lesson: it "
+                                     f"has no host number {cause.index} (its hosts are 1 to {cause.hosts})") from None
+
+
 def _template_call(call, field_name: str):
     try:
         return call()
+    except SubnetTooSmall:
+        raise
+    except RenderTooCostly as e:
+        raise RenderTooCostly(e.detail, field=field_name) from None
+    except MemoryError:
+        raise RenderTooCostly(f"rendering needs more than {MEMORY_HEADROOM >> 20} MiB of memory",
+                              field=field_name) from None
+    except RecursionError:
+        raise LessonFileError("templates call themselves too deeply", field=field_name) from None
     except jinja2.TemplateSyntaxError as e:
         raise LessonFileError(f"template syntax error: {e.message}", field=field_name) from None
     except jinja2.UndefinedError as e:
         raise LessonFileError(f"undefined in template: {e.message}", field=field_name) from None
     except jinja2.TemplateError as e:
         raise LessonFileError(f"template error: {e}", field=field_name) from None
+    except LessonFileError as e:
+        raise LessonFileError(e.detail, field=field_name) from None
     except NetlessonsError as e:
         raise LessonFileError(e.message, field=field_name) from None
     except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from netlessons.catalog import Catalog, search_path
@@ -9,26 +10,39 @@ from netlessons.errors import LessonFileError, LessonFileErrors, NetlessonsError
 from netlessons.render import render_lesson
 
 
-def validate_paths(paths: list[Path]) -> tuple[list[LessonFileError], list[Path]]:
-    files: list[Path] = []
-    problems: list[LessonFileError] = []
+@dataclass
+class FileReport:
+    """One lesson file as given (or found in a given folder), and every problem found in it or its chain."""
+
+    path: Path
+    problems: list[LessonFileError] = field(default_factory=list)
+
+
+def validate_paths(paths: list[Path]) -> list[FileReport]:
+    reports: list[FileReport] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(path.glob("*.toml"))
-        elif path.is_file():
-            files.append(path)
+            reports += [FileReport(file) for file in sorted(path.glob("*.toml"))]
+        elif path.exists() or path.is_symlink():  # a FIFO or a device is the loader's to refuse, unread
+            reports.append(FileReport(path))
         else:
-            problems.append(LessonFileError("no such file or folder", path=str(path)))
-    for path in files:
-        catalog = Catalog([path.resolve().parent] + search_path())
-        try:
-            lesson = catalog.check_prerequisites(catalog.parse(path))
-            for flavor in lesson.flavors or (None,):
-                render_lesson(catalog, lesson, flavor=flavor)
-        except LessonFileErrors as e:
-            problems += e.errors
-        except LessonFileError as e:
-            problems.append(e)
-        except NetlessonsError as e:
-            problems.append(LessonFileError(e.message, path=str(path)))
-    return problems, files
+            reports.append(FileReport(path, [LessonFileError("no such file or folder", path=str(path))]))
+    for report in reports:
+        if not report.problems:
+            report.problems = _problems(report.path)
+    return reports
+
+
+def _problems(path: Path) -> list[LessonFileError]:
+    catalog = Catalog([path.absolute().parent] + search_path())
+    try:
+        lesson = catalog.check_prerequisites(catalog.parse(path))
+        for flavor in lesson.flavors or (None,):
+            render_lesson(catalog, lesson, flavor=flavor)
+    except LessonFileErrors as e:
+        return e.errors
+    except LessonFileError as e:
+        return [e]
+    except NetlessonsError as e:
+        return [LessonFileError(e.message, path=str(path))]
+    return []

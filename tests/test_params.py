@@ -4,7 +4,8 @@ import pytest
 
 from netlessons.errors import ParameterError
 from netlessons.lesson import Parameter
-from netlessons.params import convert, parse_assignments
+from netlessons.params import convert, parse_assignments, resolve
+from tests.helpers import netlessons
 
 IFNAME = Parameter("dev", "ifname", "veth1")
 NSNAME = Parameter("ns", "nsname", "ns1")
@@ -63,3 +64,57 @@ def test_set_syntax():
     assert parse_assignments(["a=1", "b=x=y"]) == {"a": "1", "b": "x=y"}
     with pytest.raises(ParameterError, match="NAME=VALUE"):
         parse_assignments(["novalue"])
+
+
+def _relation_error(parameters, overrides) -> str:
+    with pytest.raises(ParameterError) as error:
+        resolve(parameters, overrides)
+    return error.value.message
+
+
+NAMES = (Parameter("ns1", "nsname", "ns1"), Parameter("ns2", "nsname", "ns2"))
+ADDRESSES = (Parameter("addr1", "ipv4-interface", "10.0.0.1/24"), Parameter("addr2", "ipv4-interface", "10.0.0.2/24"))
+SUBNETS = (Parameter("pod_cidr", "subnet", "10.244.1.0/24"), Parameter("pod_cidr2", "subnet", "10.244.2.0/24"),
+           Parameter("cluster_cidr", "subnet", "10.244.0.0/16"), Parameter("underlay", "subnet", "192.168.0.0/24"))
+
+
+def test_parameters_that_differ_by_default_must_differ_when_set():
+    assert "ns1=ns2 and ns2=ns2 name the same namespace" in _relation_error(NAMES, {"ns1": "ns2"})
+    assert "name the same address" in _relation_error(ADDRESSES, {"addr2": "10.0.0.1/24"})
+    assert resolve(NAMES, {"ns1": "red", "ns2": "blue"}) == {"ns1": "red", "ns2": "blue"}
+    same_by_default = (Parameter("a", "nsname", "x"), Parameter("b", "nsname", "x"))
+    assert resolve(same_by_default, {"a": "x"}) == {"a": "x", "b": "x"}
+
+
+def test_addresses_that_share_a_subnet_keep_sharing_it():
+    message = _relation_error(ADDRESSES, {"addr2": "10.0.1.2/24"})
+    assert "parameter 'addr2': 10.0.1.2 is outside the subnet of addr1 (10.0.0.0/24)" in message
+    assert resolve(ADDRESSES, {"addr1": "192.168.7.1/24", "addr2": "192.168.7.9/24"})["addr2"] == "192.168.7.9/24"
+
+
+def test_subnets_keep_their_containment_and_stay_apart():
+    assert "'pod_cidr2': 10.245.2.0/24 is not inside cluster_cidr" in _relation_error(
+        SUBNETS, {"pod_cidr2": "10.245.2.0/24"})
+    assert "overlap" in _relation_error(SUBNETS, {"pod_cidr2": "10.244.1.0/24"})
+    assert "overlap" in _relation_error(SUBNETS, {"underlay": "10.0.0.0/8", "cluster_cidr": "10.0.0.0/9",
+                                                  "pod_cidr": "10.1.0.0/24", "pod_cidr2": "10.2.0.0/24"})
+    moved = {"cluster_cidr": "10.0.0.0/8", "pod_cidr": "10.1.0.0/24", "pod_cidr2": "10.2.0.0/24"}
+    assert resolve(SUBNETS, moved)["cluster_cidr"] == "10.0.0.0/8"
+
+
+def test_long_values_are_cut_in_messages():
+    with pytest.raises(ParameterError) as error:
+        convert(IFNAME, "b" * 100_000)
+    assert len(error.value.message) < 300 and "(100000 characters)" in error.value.message
+
+
+@pytest.mark.parametrize("args,message", [
+    (["bridge-3ns", "--set", "subnet=10.0.0.0/30"],
+     "parameter 'subnet': 10.0.0.0/30 is too small for this lesson: it has no host number 3"),
+    (["netns-basics", "--set", "ns1=ns2"], "name the same namespace"),
+    (["two-nodes-routed", "--set", "pod_cidr2=10.245.2.0/24"], "is not inside cluster_cidr"),
+])
+def test_the_cli_blames_the_parameter_once_before_anything_runs(args, message):
+    result = netlessons("run", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr and ".toml" not in result.stderr
