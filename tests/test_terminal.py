@@ -147,3 +147,12 @@ def test_a_junit_path_in_no_folder_is_refused_before_anything_runs():
     assert result.returncode == 2
     assert "cannot write the JUnit report /nonexistent/x.xml" in result.stderr
     assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_export_shows_progress_on_a_terminal_only(tmp_path):
+    shown = on_terminal("export", "veth-pair", "-o", str(tmp_path / "h.md"))
+    assert shown.returncode == 0, shown.stderr
+    assert "building the lab of netns-basics: 8/8 commands" in shown.stderr and "running step 12 of 14" in shown.stderr
+    assert shown.stdout == ""
+    quiet = netlessons("export", "veth-pair", "-o", str(tmp_path / "q.md"))
+    assert quiet.returncode == 0 and quiet.stderr == ""
