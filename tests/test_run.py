@@ -194,3 +194,22 @@ def test_bridge_n_refuses_a_subnet_too_small():
     result = netlessons("print", "bridge-n", "--set", "n=20", "--set", "subnet=10.0.0.0/28")
     assert result.returncode == 2
     assert "has no host number" in result.stderr
+
+
+def test_ctrl_c_says_interrupted_not_failed(host_unchanged):
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "netlessons", "run", "two-nodes-routed"], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("["):  # the lesson's own steps have begun
+            process.send_signal(signal.SIGINT)
+            break
+    rest, err = process.communicate(timeout=120)
+    text = "".join(seen) + rest
+    assert process.returncode == 130, text + err
+    done = re.search(r"^INTERRUPTED after (\d+) of (\d+) commands, during step \d+", text, re.M)
+    assert done and 0 < int(done.group(1)) < int(done.group(2)), text
+    assert "FAILED" not in text and "PASSED" not in text and "Next lesson" not in text
