@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -22,11 +23,55 @@ EXIT_CODES = """Exit codes: 0 passed · 1 a check failed · 2 bad input (unknown
 file) · 3 environment problem (missing tool, no user namespaces, not root for --host) · 130 interrupted."""
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+    pretty_exceptions_enable=False, rich_markup_mode=None,
+    suggest_commands=False,  # click suggests a close command already; typer's own would say it a second time
+    context_settings={"help_option_names": ["-h", "--help"]},
     help="Runnable, checked lessons on Linux container networking: namespaces, veth pairs, bridges.\n\n"
          + EXIT_CODES,
 )
 
+
+@app.callback(invoke_without_command=True)
+def global_options(
+    ctx: typer.Context,
+    version: bool = typer.Option(False, "--version", is_eager=True, help="Print the version and exit."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (as NO_COLOR=1 does); there are none "
+                                                           "anyway when the output is not a terminal."),
+) -> None:
+    from netlessons import __version__, terminal
+
+    if version:
+        typer.echo(f"netlessons {__version__}")
+        raise typer.Exit(errors.EXIT_OK)
+    if no_color:
+        terminal.disable_color()
+    if ctx.invoked_subcommand is None:  # `netlessons` alone: the help, and no error
+        typer.echo(ctx.get_help())
+        raise typer.Exit(errors.EXIT_OK)
+
+
+def complete_lesson(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of lesson ids (with the --lessons-dir folders given so far)."""
+    try:
+        return [name for name in _catalog(ctx.params.get("dirs")).files() if name.startswith(incomplete)]
+    except errors.NetlessonsError:
+        return []
+
+
+def complete_step(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of a step for --upto/--step: the lesson's step numbers ("12", "12.2") and step ids."""
+    try:
+        rendered = _render(ctx.params["lesson"], ctx.params.get("sets"), ctx.params.get("flavor"),
+                           ctx.params.get("dirs"))
+    except (errors.NetlessonsError, KeyError):
+        return []
+    steps = rendered.own_steps
+    choices = ["0"] + [rendered.label(s) for s in steps] + list(dict.fromkeys(s.group for s in steps))
+    choices += [s.id for s in steps if s.id != s.group]
+    return [choice for choice in dict.fromkeys(choices) if choice.startswith(incomplete)]
+
+
+LessonArgument = typer.Argument(..., help="Lesson id, e.g. bridge-3ns.", autocompletion=complete_lesson)
 SetOption = typer.Option(None, "--set", metavar="NAME=VALUE", help="Set a lesson parameter (repeatable).")
 FlavorOption = typer.Option(None, "--flavor", help="brctl (the post's) or iproute2, for lessons with bridges.")
 DirsOption = typer.Option(None, "--lessons-dir", help="Also look for lessons here, before the built-in ones "
@@ -171,7 +216,7 @@ def _write(path: Path, data: bytes, option: str) -> None:
 @app.command("print")
 @handles_errors
 def print_script(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    lesson: str = LessonArgument,
     sudo: bool = typer.Option(False, "--sudo", help="Prefix every command with sudo, as the post does."),
     no_cleanup: bool = typer.Option(False, "--no-cleanup", help="Leave the clean-up commands out."),
     sets: Optional[List[str]] = SetOption,
@@ -187,15 +232,17 @@ def print_script(
 @app.command("explain")
 @handles_errors
 def explain(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    lesson: str = LessonArgument,
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
     dirs: Optional[List[Path]] = DirsOption,
 ) -> None:
     """Explain the lesson step by step: title, command, why, and what you should see."""
+    from netlessons import terminal
     from netlessons.explain import render_explanation
 
-    typer.echo(render_explanation(_render(lesson, sets, flavor, dirs)), nl=False)
+    width = terminal.text_width(sys.stdout)
+    typer.echo(render_explanation(_render(lesson, sets, flavor, dirs), width=width), nl=False)
 
 
 @app.command("run", help="Run the lesson and check every step. By default it runs in a throwaway sandbox "
@@ -203,13 +250,14 @@ def explain(
                          + EXIT_CODES)
 @handles_errors
 def run(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    lesson: str = LessonArgument,
     host: bool = typer.Option(False, "--host", help="Build the lab on this machine's own network (needs root)."),
     keep: bool = typer.Option(False, "--keep", help="With --host: leave the lab up; remove it with `cleanup`."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON report instead of the live view."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write a JUnit XML report to this file."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show each step's output."),
     changes: bool = typer.Option(False, "--changes", help="Say what each step changed in the network."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (as NO_COLOR=1 does)."),
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
     dirs: Optional[List[Path]] = DirsOption,
@@ -223,7 +271,7 @@ def run(
         _writable(junit, "--junit")
     _announce_overrides(_overrides_in_chain(lesson, dirs))
     rendered = _render(lesson, sets, flavor, dirs)
-    view = None if as_json else reporting.LiveView(verbose=verbose)
+    view = None if as_json else reporting.LiveView(verbose=verbose, color=False if no_color else None)
     caught: list[int] = []
     previous = {sig: signal.signal(sig, functools.partial(_raise_interrupt, caught)) for sig in HANDLED_SIGNALS}
     try:
@@ -233,13 +281,29 @@ def run(
             signal.signal(sig, handler)
     if view:
         view.finished(result)
+        if result.passed:
+            typer.echo(_next_lesson(rendered.lesson.id, dirs))
     else:
-        typer.echo(reporting.to_json(result), nl=False)
+        typer.echo(reporting.to_json(result, rendered), nl=False)
     if junit:
         _write(junit, reporting.to_junit(result), "--junit")
     if result.interrupted:
         raise typer.Exit(128 + caught[0] if caught else errors.EXIT_INTERRUPTED)
     raise typer.Exit(errors.EXIT_OK if result.passed else errors.EXIT_CHECK_FAILED)
+
+
+def _next_lesson(lesson_id: str, dirs: Optional[List[Path]]) -> str:
+    """The line that ends a passed run: which lesson comes next in teaching order."""
+    from netlessons.lesson import teaching_order
+
+    try:
+        order = [item.id for item in teaching_order(_catalog(dirs).all())]
+    except errors.NetlessonsError:  # a broken lesson elsewhere must not spoil a passed run
+        return ""
+    if lesson_id not in order or order.index(lesson_id) + 1 == len(order):
+        return "That was the last lesson. `netlessons list` shows them all."
+    following = order[order.index(lesson_id) + 1]
+    return f"Next lesson: {following} (netlessons explain {following}; netlessons run {following})"
 
 
 def _overrides_in_chain(lesson_id: str, dirs: Optional[List[Path]]) -> dict[str, Path]:

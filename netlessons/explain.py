@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from itertools import groupby
 
 from netlessons import checks
 from netlessons.lesson import RenderedLesson, Step
 from netlessons.params import rule_of
 
 
-def _wrap(text: str, indent: str = "    ") -> list[str]:
-    return textwrap.wrap(" ".join(text.split()), 100, initial_indent=indent, subsequent_indent=indent)
+def _wrap(text: str, indent: str = "    ", width: int = 100, rest: str | None = None) -> list[str]:
+    return textwrap.wrap(" ".join(text.split()), width, initial_indent=indent,
+                         subsequent_indent=indent if rest is None else rest, break_on_hyphens=False)
 
 
 def _readable(pattern: str) -> str:
@@ -33,40 +33,63 @@ def expected_in_words(step: Step) -> list[str]:
     return said or ["no output; the command succeeds"]
 
 
-def render_explanation(rendered: RenderedLesson) -> str:
+def parameter_lines(rendered: RenderedLesson, width: int = 100) -> list[str]:
+    """One wrapped line per parameter (name, value, what it is for, its kind), then each rule once."""
+    out: list[str] = []
+    rules: dict[str, str] = {}
+    for p in rendered.parameters:
+        rule = rule_of(p)
+        kind, has_detail, _ = rule.partition(":")
+        if has_detail:
+            rules.setdefault(kind, rule)
+        said = f"{p.name} = {rendered.values[p.name]}" + (f": {p.help}" if p.help else "") + f" ({kind})"
+        out += _wrap(said, "  ", width, "      ")
+    if rules:
+        out.append("  The rules of these kinds:")
+        out += [line for rule in rules.values() for line in _wrap(rule, "    - ", width, "      ")]
+    return out
+
+
+def packages_needed(rendered: RenderedLesson) -> list[str]:
+    """The Debian packages of the tools the lesson runs: the words `list` and `doctor` use too."""
+    from netlessons.runner import package_for
+
+    return sorted({package_for(tool) for tool in rendered.needs})
+
+
+def render_explanation(rendered: RenderedLesson, width: int = 100) -> str:
+    """The lesson as narration; its steps numbered as every command numbers them (RenderedLesson.label)."""
     lesson = rendered.lesson
-    out = [f"{lesson.id}: {lesson.title}", ""] + _wrap(lesson.summary, "")
+    out = [f"{lesson.id}: {lesson.title}", ""] + _wrap(lesson.summary, "", width)
     if rendered.prerequisites:
-        names = ", ".join(p.id for p in rendered.prerequisites)
-        out += ["", f"Builds on: {names} (its steps are run first, shown collapsed below)."]
+        names = " → ".join(p.id for p in rendered.prerequisites)
+        count = len(rendered.prerequisite_steps)
+        out += [""] + _wrap(f"Builds on {names}: its {count} commands build the starting lab first (`netlessons "
+                            f"explain {rendered.prerequisites[-1].id}` tells them); the steps below are numbered "
+                            "from there.", "", width)
     if rendered.flavor:
         out.append(f"Flavor: {rendered.flavor}")
-    out.append(f"Needs: {', '.join(rendered.needs)}")
+    out += _wrap(f"Needs the packages: {', '.join(packages_needed(rendered))}", "", width, "  ")
     if rendered.parameters:
-        out += ["", "Parameters (change them with --set NAME=VALUE):"]
-        for p in rendered.parameters:
-            out.append(f"  {p.name} = {rendered.values[p.name]}   ({rule_of(p)}){' - ' + p.help if p.help else ''}")
-    number = 0
-    for prerequisite in rendered.prerequisites:
-        count = sum(1 for s in rendered.steps if s.lesson == prerequisite.id)
-        out += ["", f"(restoring the lab of {prerequisite.id}: {count} commands; "
-                    f"`netlessons explain {prerequisite.id}` tells them)"]
-    for phase, steps in (("", [s for s in rendered.steps if s.lesson == lesson.id]),
-                         ("Clean-up", list(rendered.cleanup))):
-        if phase and steps:
-            out += ["", f"== {phase} =="]
-        for _, group in groupby(steps, key=lambda s: s.group):
-            group = list(group)
-            number += 1
-            first = group[0]
-            title = first.title if len(group) == 1 else first.title + (" (and the same for the others)")
-            out += ["", f"Step {number}. {title}"]
-            out += [f"    $ {s.command}" for s in group]
-            out += _wrap(first.explain)
-            if first.erratum:
-                out += _wrap("Erratum: " + first.erratum)
-            out.append("    You should see:")
-            out += [f"      - {line}" for line in expected_in_words(group[-1] if len(group) == 1 else first)]
+        out += ["", "Parameters (change them with --set NAME=VALUE):"] + parameter_lines(rendered, width)
+    cleanup_started = False
+    for numbered in rendered.numbered():
+        if numbered.phase == "cleanup" and not cleanup_started:
+            out += ["", "== Clean-up =="]
+            cleanup_started = True
+        first, commands = numbered.first, numbered.commands
+        title = first.title if len(commands) == 1 else first.title + " (and the same for the others)"
+        out += ["", f"Step {numbered.number}. {title}"]
+        for step in commands:
+            prompt = f"{rendered.label(step)} $ " if len(commands) > 1 else "$ "
+            lines = step.command.splitlines() or [""]
+            out += [f"    {prompt}{lines[0]}"] + [f"    {' ' * (len(prompt) - 2)}> {line}" for line in lines[1:]]
+        out += _wrap(first.explain, width=width)
+        if first.erratum:
+            out += _wrap("Erratum: " + first.erratum, width=width)
+        out.append("    You should see:")
+        out += [line for said in expected_in_words(commands[-1] if len(commands) == 1 else first)
+                for line in _wrap(said, "      - ", width, "        ")]
     if lesson.kubernetes:
-        out += ["", "In Kubernetes:"] + _wrap(lesson.kubernetes)
+        out += ["", "In Kubernetes:"] + _wrap(lesson.kubernetes, width=width)
     return "\n".join(out) + "\n"

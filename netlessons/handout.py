@@ -1,6 +1,12 @@
 """Handouts: a lesson as one self-contained page (Markdown or HTML) with the real output of a sandbox run,
 what each step changed, and a drawing of the lab built from the kernel's own state.
 
+One document model (`Handout`, built once by `build`) is written out by a small registry of formats
+(`FORMATS`: name → writer), so Markdown and HTML say the same things and cannot drift apart. Steps carry the
+numbers every command uses (RenderedLesson.label). Every command line has a prompt ("$", or ">" where it
+continues the line before), and lab plumbing (the lines that record a server's process id or wait until it
+listens) is set apart and folded, so the lesson's own commands stand out.
+
 Values that differ from run to run (MAC addresses, round-trip times, durations) are masked, so that a
 handout regenerated on another day is the same file unless the lesson itself changed.
 """
@@ -9,13 +15,16 @@ from __future__ import annotations
 
 import html
 import re
+import shlex
 from dataclasses import dataclass, field
-from itertools import groupby
+from typing import Callable
 
 from netlessons import diagram, state
 from netlessons.explain import expected_in_words
-from netlessons.lesson import RenderedLesson, Step
+from netlessons.lesson import RenderedLesson
+from netlessons.params import convert
 from netlessons.runner import Lab, Observer, StepResult
+from netlessons.terminal import Progress
 
 _MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
 _BRIDGE_ID = re.compile(r"\b(8000)\.[0-9a-f]{12}\b")
@@ -52,108 +61,307 @@ class Capture:
     built: state.Snapshot | None = None  # the lab at its fullest: after the last step, before clean-up
 
 
-def capture(rendered: RenderedLesson) -> Capture:
-    """Run the whole lesson in a sandbox, keeping every step's output and changes."""
+def capture(rendered: RenderedLesson, progress: Progress | None = None) -> Capture:
+    """Run the whole lesson in a sandbox, keeping every step's output and changes. On a terminal, a counter on
+    stderr says how far it got."""
+    progress = progress or Progress()
     captured = Capture()
     lab = Lab(rendered)
     try:
-        for step in rendered.steps:
-            if step.lesson != rendered.lesson.id:
-                captured.results.append(lab.step(step))
+        before = rendered.prerequisite_steps
+        for count, step in enumerate(before, 1):
+            progress.show(f"building the lab of {', '.join(p.id for p in rendered.prerequisites)}: "
+                          f"{count}/{len(before)} commands")
+            captured.results.append(lab.step(step))
         observer = Observer(lab)
-        for step in rendered.steps:
-            if step.lesson == rendered.lesson.id:
-                captured.results.append(observer.after(lab.step(step)))
+        for step in rendered.own_steps:
+            progress.show(f"running step {rendered.label(step)} of {rendered.step_count}")
+            captured.results.append(observer.after(lab.step(step)))
         captured.built = observer.last
         for step in rendered.cleanup:
+            progress.show(f"running step {rendered.label(step)} of {rendered.step_count} (clean-up)")
             captured.results.append(observer.after(lab.step(step)))
     finally:
+        progress.clear()
         lab.close()
     return captured
 
 
-def _groups(rendered: RenderedLesson, captured: Capture) -> list[tuple[str, list[tuple[Step, StepResult]]]]:
-    by_id = {(r.step.phase, r.step.id): r for r in captured.results}
-    own = [s for s in rendered.steps if s.lesson == rendered.lesson.id]
-    pairs = [(s, by_id[(s.phase, s.id)]) for s in own + list(rendered.cleanup) if (s.phase, s.id) in by_id]
-    return [(key[1], list(items)) for key, items in groupby(pairs, key=lambda p: (p[0].phase, p[0].group))]
+# --- the document model ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CommandLine:
+    text: str
+    prompt: str = "$"  # "$" starts a command, ">" continues the one before (as bash's PS2 shows it)
 
 
-def to_markdown(rendered: RenderedLesson, captured: Capture) -> str:
+@dataclass(frozen=True)
+class Plumbing:
+    """Lines a command needs to work in a lab, that are not what the lesson teaches."""
+
+    lines: tuple[CommandLine, ...]
+    why: str
+
+
+@dataclass(frozen=True)
+class Command:
+    label: str  # its step number, "12" or "12.2"
+    lines: tuple[CommandLine, ...]
+    plumbing: Plumbing | None
+    output: str
+    passed: bool
+    verdict: str  # "passed", "failed, as expected: passed", "FAILED: ..."
+    expected: tuple[str, ...]
+    changes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    number: int
+    title: str
+    explain: str
+    erratum: str
+    cleanup: bool
+    commands: tuple[Command, ...]
+
+    @property
+    def loops(self) -> bool:
+        return len(self.commands) > 1 or "." in self.commands[0].label
+
+
+@dataclass(frozen=True)
+class Handout:
+    lesson_id: str
+    title: str
+    summary: str
+    builds_on: str  # a sentence, or ""
+    made_with: str  # the --set values when they are not the defaults, as a sentence, or ""
+    sets: tuple[str, ...]
+    lab: state.Snapshot | None
+    sections: tuple[Section, ...]
+    kubernetes: str
+
+
+_PLUMBING = [
+    (re.compile(r"^echo \$! >/tmp/netlessons-[\w.-]+\.pid$"), "records the server's process id, so that the lab "
+                                                            "can stop it"),
+    (re.compile(r"^for _ in \$\(seq \d+\); do .*ss -Hltn 'sport = :(\d+)'.*; done$"),
+     "waits until the server listens on port {0}"),
+]
+
+
+def plumbing_of(line: str) -> str:
+    """Why a command line is lab plumbing, or "" when it is part of the lesson."""
+    for pattern, why in _PLUMBING:
+        match = pattern.match(line)
+        if match:
+            return why.format(*match.groups())
+    return ""
+
+
+_HEREDOC = re.compile(r"<<(-?)\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
+
+
+def command_lines(command: str) -> list[CommandLine]:
+    """The lines of a command with the prompt bash would show: "$" where a command starts, ">" where the line
+    before left it open (a here-document, an open quote, a trailing backslash, pipe, && or ||)."""
+    out: list[CommandLine] = []
+    heredoc: tuple[str, bool] | None = None  # its end word, and whether tabs before it are allowed
+    statement = ""
+    for line in command.splitlines():
+        if heredoc:
+            out.append(CommandLine(line, ">"))
+            word, tabs = heredoc
+            if (line.lstrip("\t") if tabs else line) == word:
+                heredoc = None
+            continue
+        out.append(CommandLine(line, ">" if statement else "$"))
+        statement += line + "\n"
+        found = _HEREDOC.search(line)
+        if found:
+            heredoc = (found.group(3), bool(found.group(1)))
+        if not _open(statement):
+            statement = ""
+    return out
+
+
+def _open(statement: str) -> bool:
+    stripped = statement.rstrip("\n").rstrip()
+    if stripped.endswith(("\\", "|", "&&", "||")):
+        return True
+    try:
+        shlex.split(statement, comments=True)
+    except ValueError:  # no closing quotation
+        return True
+    return False
+
+
+def _values_note(rendered: RenderedLesson) -> tuple[str, tuple[str, ...]]:
+    changed = [p for p in rendered.parameters if rendered.values[p.name] != convert(p, p.default)]
+    sets = tuple(f"{p.name}={rendered.values[p.name]}" for p in changed)
+    if not sets:
+        return "", ()
+    defaults = ", ".join(f"{p.name}={convert(p, p.default)}" for p in changed)
+    return (f"Made with --set {' --set '.join(sets)}. The commands and output are this run's; where the prose "
+            f"speaks of a value, it was written for the defaults ({defaults})."), sets
+
+
+def build(rendered: RenderedLesson, captured: Capture) -> Handout:
+    """The handout as data: what every format writes out."""
     lesson = rendered.lesson
-    out = [f"# {lesson.title}", "", f"`{lesson.id}` · " + " ".join(lesson.summary.split()), ""]
-    out += ["> Generated by `netlessons export " + lesson.id + " --format md` from a real run in a throwaway "
-            "sandbox. MAC addresses and timings are masked.", ""]
+    by_id = {(r.step.phase, r.step.id): r for r in captured.results}
+    sections = []
+    for numbered in rendered.numbered():
+        commands = []
+        for step in numbered.commands:
+            result = by_id.get((step.phase, step.id))
+            if result is None:  # the run stopped before this step
+                continue
+            lines = command_lines(step.command)
+            plumbing = [line for line in lines if plumbing_of(line.text)]
+            reasons = list(dict.fromkeys(plumbing_of(line.text) for line in plumbing))
+            verdict = "passed" if result.passed else f"FAILED: {result.verdict.problem}"
+            if step.expect.status != 0 and result.passed:
+                verdict = "failed, as expected: passed"
+            # Clean-up changes are left out: the kernel tears namespaces down in its own time, so their order
+            # differs from run to run, and the handout must be the same file every time.
+            changes = tuple(mask(c) for c in result.changes) if step.phase != "cleanup" else ()
+            commands.append(Command(
+                label=rendered.label(step), lines=tuple(line for line in lines if line not in plumbing),
+                plumbing=Plumbing(tuple(plumbing), "; ".join(reasons)) if plumbing else None,
+                output=mask(result.result.output).rstrip("\n"), passed=result.passed, verdict=verdict,
+                expected=tuple(expected_in_words(step)), changes=changes))
+        if commands:
+            first = numbered.first
+            title = first.title + (" (and the same for the others)" if len(commands) > 1 else "")
+            sections.append(Section(numbered.number, title, " ".join(first.explain.split()),
+                                    " ".join(first.erratum.split()), numbered.phase == "cleanup", tuple(commands)))
+    builds_on = ""
     if rendered.prerequisites:
-        names = ", ".join(f"`{p.id}`" for p in rendered.prerequisites)
-        out += [f"Builds on {names}: its steps run first.", ""]
-    out += ["## The lab", "", "```mermaid", diagram.render(captured.built, "mermaid").rstrip(), "```", ""]
+        names = " → ".join(p.id for p in rendered.prerequisites)
+        builds_on = (f"Builds on {names}: {len(rendered.prerequisite_steps)} commands from "
+                     f"{'their handouts' if len(rendered.prerequisites) > 1 else 'its handout'} build the starting "
+                     "lab first; the steps here are numbered from there.")
+    made_with, sets = _values_note(rendered)
+    return Handout(lesson.id, lesson.title, " ".join(lesson.summary.split()), builds_on, made_with, sets,
+                   captured.built, tuple(sections), " ".join(lesson.kubernetes.split()))
+
+
+def _check(command: Command) -> str:
+    return f"Check: {command.verdict}. Expected: {'; '.join(command.expected)}."
+
+
+def _export_command(doc: Handout, fmt: str) -> str:
+    return " ".join(["netlessons export", doc.lesson_id, "--format", fmt, *(f"--set {s}" for s in doc.sets)])
+
+
+# --- Markdown -------------------------------------------------------------------------------------------
+
+def write_markdown(doc: Handout) -> str:
+    out = [f"# {doc.title}", "", f"`{doc.lesson_id}` · {doc.summary}", ""]
+    out += [f"> Generated by `{_export_command(doc, 'md')}` from a real run in a throwaway sandbox. MAC addresses "
+            "and timings are masked.", ""]
+    out += [line for text in (doc.builds_on, doc.made_with) if text for line in (text, "")]
+    out += ["## The lab", "", "```mermaid", diagram.render(doc.lab, "mermaid").rstrip(), "```", ""]
     out += ["## Steps", ""]
-    number = 0
     cleanup_started = False
-    for _, pairs in _groups(rendered, captured):
-        step = pairs[0][0]
-        if step.phase == "cleanup" and not cleanup_started:
+    for section in doc.sections:
+        if section.cleanup and not cleanup_started:
             out += ["## Clean-up", ""]
             cleanup_started = True
-        number += 1
-        out += [f"### {number}. {step.title}", "", " ".join(step.explain.split()), ""]
-        if step.erratum:
-            out += [f"> **Erratum.** {' '.join(step.erratum.split())}", ""]
-        for item, result in pairs:
-            verdict = "passed" if result.passed else f"FAILED: {result.verdict.problem}"
-            if item.expect.status != 0 and result.passed:
-                verdict = "failed, as expected: passed"
-            out += ["```console", f"$ {item.command}"]
-            output = mask(result.result.output).rstrip("\n")
-            if output:
-                out.append(output)
-            out += ["```", "", f"Check: {verdict}. Expected: {'; '.join(expected_in_words(item))}.", ""]
-            # Clean-up changes are left out: the kernel tears namespaces down in its own time, so their
-            # order differs from run to run, and the handout must be the same file every time.
-            if result.changes and item.phase != "cleanup":
-                out += ["What changed:", "", "```text", *(mask(c) for c in result.changes), "```", ""]
-    if lesson.kubernetes:
-        out += ["## In Kubernetes", "", " ".join(lesson.kubernetes.split()), ""]
+        out += [f"### {section.number}. {section.title}", "", section.explain, ""]
+        if section.erratum:
+            out += [f"> **Erratum.** {section.erratum}", ""]
+        for command in section.commands:
+            if section.loops:
+                out += [f"**{command.label}**", ""]
+            out += ["```console", *(f"{line.prompt} {line.text}" for line in command.lines)]
+            if command.output:
+                out.append(command.output)
+            out += ["```", ""]
+            if command.plumbing:
+                out += [f"<details><summary>Lab plumbing: {command.plumbing.why}</summary>", "", "```console",
+                        *(f"{line.prompt} {line.text}" for line in command.plumbing.lines), "```", "", "</details>",
+                        ""]
+            out += [_check(command), ""]
+            if command.changes:
+                out += ["What changed:", "", "```text", *command.changes, "```", ""]
+    if doc.kubernetes:
+        out += ["## In Kubernetes", "", doc.kubernetes, ""]
     return "\n".join(out)
 
 
+# --- HTML -----------------------------------------------------------------------------------------------
+
 _CSS = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-pre{background:#f5f5f5;padding:.6rem;overflow-x:auto}code{font-family:ui-monospace,monospace}
+pre{background:#f5f5f5;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}
+code{font-family:ui-monospace,monospace}
+.cmd{display:block;padding-left:2ch;text-indent:-2ch}.prompt{color:#777;user-select:none}
 .erratum{border-left:4px solid #c60;padding-left:.6rem}.ok{color:#070}.fail{color:#b00}
-figure{margin:1rem 0}figure svg{max-width:100%;height:auto}"""
+.label{font-weight:bold;margin-bottom:0}
+details.plumbing{color:#555;font-size:.9em;margin:-.6rem 0 .6rem}details.plumbing pre{background:#fafafa}
+figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
+@page{margin:14mm}
+@media print{body{max-width:none;margin:0;padding:0;font-size:10pt}p,pre{margin:.4em 0}
+pre{font-size:8.5pt;background:none;border:1px solid #ccc}
+h2,h3,.label{break-after:avoid}pre,figure,.erratum,.check{break-inside:avoid}
+details.plumbing summary{list-style:none}details.plumbing summary::before{content:"\\2026 "}}"""
 
 
 def _prose(text: str) -> str:
     """Escaped text whose `backticks` become <code>."""
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(" ".join(text.split())))
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+def _pre(lines: tuple[CommandLine, ...], output: str = "") -> str:
+    e = html.escape
+    code = "".join(f'<span class="cmd"><span class="prompt">{e(line.prompt)} </span>{e(line.text)}</span>'
+                   for line in lines)
+    return f'<pre class="console"><code>{code}{e(output)}</code></pre>'
+
+
+def write_html(doc: Handout) -> str:
+    e = html.escape
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+           f"<title>{e(doc.title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{e(doc.title)}</h1>", f"<p><code>{e(doc.lesson_id)}</code> · {e(doc.summary)}</p>",
+           f"<p><em>Generated by <code>{e(_export_command(doc, 'html'))}</code> from a real run in a throwaway "
+           "sandbox. MAC addresses and timings are masked.</em></p>"]
+    out += [f"<p>{e(text)}</p>" for text in (doc.builds_on, doc.made_with) if text]
+    out += ["<h2>The lab</h2>", f'<figure id="diagram">{diagram.render(doc.lab, "svg")}</figure>', "<h2>Steps</h2>"]
+    cleanup_started = False
+    for section in doc.sections:
+        if section.cleanup and not cleanup_started:
+            out.append("<h2>Clean-up</h2>")
+            cleanup_started = True
+        out += [f'<section class="step" id="step-{section.number}">',
+                f"<h3>{section.number}. {e(section.title)}</h3>", f"<p>{_prose(section.explain)}</p>"]
+        if section.erratum:
+            out.append(f'<p class="erratum"><strong>Erratum.</strong> {_prose(section.erratum)}</p>')
+        for command in section.commands:
+            if section.loops:
+                out.append(f'<p class="label">{e(command.label)}</p>')
+            out.append(_pre(command.lines, command.output))
+            if command.plumbing:
+                out.append(f'<details class="plumbing"><summary>Lab plumbing: {e(command.plumbing.why)}</summary>'
+                           f"{_pre(command.plumbing.lines)}</details>")
+            out.append(f'<p class="check {"ok" if command.passed else "fail"}">{e(_check(command))}</p>')
+            if command.changes:
+                out.append("<p>What changed:</p><ul>" + "".join(f"<li>{e(c)}</li>" for c in command.changes)
+                           + "</ul>")
+        out.append("</section>")
+    if doc.kubernetes:
+        out += ["<h2>In Kubernetes</h2>", f"<p>{_prose(doc.kubernetes)}</p>"]
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+FORMATS: dict[str, Callable[[Handout], str]] = {"md": write_markdown, "html": write_html}
+
+
+def to_markdown(rendered: RenderedLesson, captured: Capture) -> str:
+    return FORMATS["md"](build(rendered, captured))
 
 
 def to_html(rendered: RenderedLesson, captured: Capture) -> str:
-    lesson = rendered.lesson
-    e = html.escape
-    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-           f"<title>{e(lesson.title)}</title><style>{_CSS}</style></head><body>",
-           f"<h1>{e(lesson.title)}</h1>", f"<p><code>{e(lesson.id)}</code> · {e(' '.join(lesson.summary.split()))}</p>",
-           "<p><em>From a real run in a throwaway sandbox; MAC addresses and timings are masked.</em></p>",
-           "<h2>The lab</h2>", f'<figure id="diagram">{diagram.render(captured.built, "svg")}</figure>',
-           "<h2>Steps</h2>"]
-    number = 0
-    for _, pairs in _groups(rendered, captured):
-        step = pairs[0][0]
-        number += 1
-        phase = " (clean-up)" if step.phase == "cleanup" else ""
-        out += [f"<h3>{number}. {e(step.title)}{phase}</h3>", f"<p>{_prose(step.explain)}</p>"]
-        if step.erratum:
-            out.append(f'<p class="erratum"><strong>Erratum.</strong> {_prose(step.erratum)}</p>')
-        for item, result in pairs:
-            output = mask(result.result.output).rstrip("\n")
-            out.append(f"<pre><code>$ {e(item.command)}" + (f"\n{e(output)}" if output else "") + "</code></pre>")
-            css, word = ("ok", "passed") if result.passed else ("fail", "FAILED: " + result.verdict.problem)
-            out.append(f'<p class="{css}">Check {e(word)}.</p>')
-            if result.changes and item.phase != "cleanup":
-                out.append("<ul>" + "".join(f"<li>{e(mask(c))}</li>" for c in result.changes) + "</ul>")
-    if lesson.kubernetes:
-        out += ["<h2>In Kubernetes</h2>", f"<p>{_prose(lesson.kubernetes)}</p>"]
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    return FORMATS["html"](build(rendered, captured))

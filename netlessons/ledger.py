@@ -269,14 +269,16 @@ def identity_probes(creates: Iterable[Owned], own_namespaces: set[str], ledger: 
                     path = shlex.quote(f"/run/netns/{owned.netns}")
                     before.append(f"__nl_v=$(stat -L -c %i {path} 2>/dev/null) && "
                                   + _append_line({"netns_of": owned.netns}, '"inode": %s', '"$__nl_v"', ledger))
-            after.append(f"__nl_v=$({_ip(owned.netns)}-o link show dev {shlex.quote(owned.name)} 2>/dev/null) && "
+            shown = f"{_ip(owned.netns)}-o link show dev {shlex.quote(owned.name)}"
+            after.append(f"__nl_v=$({shown} 2>/dev/null) && "
                          f"__nl_v=${{__nl_v%%:*}} && [ \"$__nl_v\" -gt \"${{{floors[owned.netns]}:-0}}\" ] && "
                          + _append_line({"made": "link", "name": owned.name, "netns": owned.netns},
                                         '"ifindex": %s', '"$__nl_v"', ledger))
         elif owned.kind == "netns":
             path = shlex.quote(f"/run/netns/{owned.name}")
+            made = {"made": "netns", "name": owned.name, "netns": owned.netns}
             after.append(f"__nl_v=$(stat -L -c %i {path} 2>/dev/null) && "
-                         + _append_line({"made": "netns", "name": owned.name, "netns": owned.netns}, '"inode": %s', '"$__nl_v"', ledger))
+                         + _append_line(made, '"inode": %s', '"$__nl_v"', ledger))
         elif owned.kind == "process":
             pidfile = f'"$LAB"/{shlex.quote(owned.name + ".pid")}'
             after.append(f"__nl_v=$(cat {pidfile} 2>/dev/null) && "
@@ -288,8 +290,9 @@ def identity_probes(creates: Iterable[Owned], own_namespaces: set[str], ledger: 
             for parent in _parents(owned.name):
                 before.append(f"[ -e {shlex.quote(parent)} ] || "
                               + _append_line({"newdir": parent}, '"for": "%s"', shlex.quote(owned.name), ledger))
+            made = {"made": owned.kind, "name": owned.name, "netns": owned.netns}
             after.append(f"[ ! -L {path} ] && __nl_v=$(stat -c %d:%i {path} 2>/dev/null) && "
-                         + _append_line({"made": owned.kind, "name": owned.name, "netns": owned.netns}, '"id": "%s"', '"$__nl_v"', ledger))
+                         + _append_line(made, '"id": "%s"', '"$__nl_v"', ledger))
     return "\n".join(before), "\n".join(after)
 
 

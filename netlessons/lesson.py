@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,19 @@ class Step:
 
 
 @dataclass(frozen=True)
+class NumberedStep:
+    """One step as the learner counts it: its number and its commands (several for a loop, one per round)."""
+
+    number: int
+    commands: tuple[Step, ...]
+    phase: str = "steps"
+
+    @property
+    def first(self) -> Step:
+        return self.commands[0]
+
+
+@dataclass(frozen=True)
 class RenderedLesson:
     lesson: Lesson
     flavor: str
@@ -105,18 +119,91 @@ class RenderedLesson:
             tools += [t for t in step.needs if t not in tools]
         return tools
 
+    # --- One numbering of steps, used by every command -----------------------------------------------------
+    #
+    # A teacher can say a step's number out loud and every command agrees on it:
+    # - the lesson's own steps are numbered 1..n in the order of the lesson file, the clean-up continues after
+    #   them (n+1, ...). The number belongs to the step as written (its StepSpec), so it does not move when a
+    #   --set value changes how many rounds a loop has;
+    # - a step with `foreach` has one command per round, numbered 12.1, 12.2, ...;
+    # - the prerequisites' steps are not numbered in this lesson: they build its starting lab and are shown as
+    #   one line. Where one must be named (it failed), it is "netns-basics:3", its number in its own lesson.
+
+    def label(self, step: Step) -> str:
+        """The number of one rendered step, as list, explain, run, walk, shell --upto, diagram --step and the
+        handouts say it: "12", "12.2", or "netns-basics:3" for a prerequisite's step."""
+        return self._labels[(step.lesson, step.phase, step.id)]
+
+    @property
+    def own_steps(self) -> tuple[Step, ...]:
+        """The lesson's own steps, without its prerequisites' and without the clean-up."""
+        return tuple(s for s in self.steps if s.lesson == self.lesson.id)
+
+    @property
+    def prerequisite_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.lesson != self.lesson.id)
+
+    def numbered(self) -> list[NumberedStep]:
+        """The lesson's own steps, then the clean-up, each numbered step with its commands (one per round)."""
+        groups: dict[int, list[Step]] = {}
+        for step in self.own_steps + self.cleanup:
+            groups.setdefault(self._numbers[(step.lesson, step.phase, step.group)][0], []).append(step)
+        return [NumberedStep(number, tuple(steps), steps[0].phase) for number, steps in groups.items()]
+
+    @property
+    def step_count(self) -> int:
+        """How many numbered steps the lesson has, its clean-up included: the "of N" of a run."""
+        numbered = self.numbered()
+        return numbered[-1].number if numbered else 0
+
+    @cached_property
+    def _numbers(self) -> dict[tuple[str, str, str], tuple[int, bool]]:
+        """(lesson id, phase, step spec id) → (its number, whether it loops), for this lesson and each
+        prerequisite, from the lesson files' order."""
+        numbers: dict[tuple[str, str, str], tuple[int, bool]] = {}
+        for lesson in self.prerequisites + (self.lesson,):
+            specs = [("steps", spec) for spec in lesson.steps]
+            if lesson is self.lesson:
+                specs += [("cleanup", spec) for spec in lesson.cleanup]
+            for number, (phase, spec) in enumerate(specs, 1):
+                numbers[(lesson.id, phase, spec.id)] = (number, bool(spec.foreach))
+        return numbers
+
+    @cached_property
+    def _labels(self) -> dict[tuple[str, str, str], str]:
+        numbers = self._numbers
+        labels: dict[tuple[str, str, str], str] = {}
+        rounds: dict[tuple[str, str, str], int] = {}
+        for step in self.steps + self.cleanup:
+            group = (step.lesson, step.phase, step.group)
+            number, loops = numbers[group]
+            rounds[group] = rounds.get(group, 0) + 1
+            label = f"{number}.{rounds[group]}" if loops else str(number)
+            if step.lesson != self.lesson.id:
+                label = f"{step.lesson}:{label}"
+            labels[(step.lesson, step.phase, step.id)] = label
+        return labels
+
     def upto(self, spec: str) -> int:
-        """How many of `steps` to run to reach a step given by its number (1-based, as `run` counts) or its
-        id; a loop's id means its last round."""
-        if spec.isdigit():
-            number = int(spec)
-            if 0 < number <= len(self.steps):
-                return number
-            raise ParameterError(f"step {number} does not exist; {self.lesson.id} has steps 1 to {len(self.steps)}")
+        """How many of `steps` to run to reach a step given by its number ("12", "12.2"; "0" is the lab the
+        prerequisites build), a prerequisite's step ("netns-basics:3") or an id; a looping step's number or
+        id means its last round."""
+        spec = spec.strip()
+        if spec == "0":
+            return len(self.prerequisite_steps)
+        labels = [self.label(s) for s in self.steps]
+        if spec in labels:
+            return labels.index(spec) + 1
         for index in range(len(self.steps) - 1, -1, -1):
-            if spec in (self.steps[index].id, self.steps[index].group):
+            step, label = self.steps[index], labels[index]
+            if spec in (step.id, step.group) or label.startswith(spec + "."):
                 return index + 1
-        ids = ", ".join(dict.fromkeys(s.group for s in self.steps))
+        numbers = [s.number for s in self.numbered() if s.phase == "steps"]
+        if spec.replace(".", "").replace(":", "").isdigit() or ":" in spec:
+            last = f"{numbers[0]} to {numbers[-1]}" if numbers else "none"
+            raise ParameterError(f"{self.lesson.id} has no step {spec}; its steps are numbered {last} "
+                                 "(a looping step's rounds as 12.1, 12.2; 0 is the lab of its prerequisites)")
+        ids = ", ".join(dict.fromkeys(s.group for s in self.own_steps))
         raise ParameterError(f"no step {spec!r} in {self.lesson.id}; its steps: {ids}")
 
     @property
@@ -125,3 +212,26 @@ class RenderedLesson:
         for step in self.steps:
             seen += [o for o in step.creates if o not in seen]
         return seen
+
+
+# The order of the course, as the README's table of lessons lists it. A lesson not named here (one of your
+# own) comes after those it builds on, by id.
+COURSE = ("netns-basics", "veth-pair", "bridge-3ns", "bridge-n", "bridge-gateway-nat", "cni-bridge-plugin",
+          "two-nodes-routed", "vxlan-overlay", "clusterip-kube-proxy", "nodeport-hairpin", "dns-service-discovery")
+
+
+def teaching_order(lessons: list[Lesson], course: tuple[str, ...] = COURSE) -> list[Lesson]:
+    """The lessons in the order to teach them: each after its prerequisites; otherwise the course's order,
+    then the others by id. A prerequisite that is not among `lessons` does not hold anything back."""
+    rank = {lesson_id: index for index, lesson_id in enumerate(course)}
+    waiting = sorted(lessons, key=lambda lesson: (rank.get(lesson.id, len(rank)), lesson.id))
+    present = {lesson.id for lesson in lessons}
+    placed: list[Lesson] = []
+    done: set[str] = set()
+    while waiting:
+        ready = next((lesson for lesson in waiting
+                      if all(p in done or p not in present for p in lesson.prerequisites)), waiting[0])
+        waiting.remove(ready)
+        placed.append(ready)
+        done.add(ready.id)
+    return placed

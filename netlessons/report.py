@@ -11,83 +11,138 @@ from xml.etree import ElementTree as ET
 from netlessons import hints
 from netlessons.lesson import RenderedLesson
 from netlessons.runner import RunReport, StepResult
+from netlessons.terminal import Progress, color_wanted, fit, paint, width
 
 
-def _short(command: str, width: int = 72) -> str:
-    first = command.splitlines()[0] if command else ""
-    return first if len(first) <= width and "\n" not in command else first[: width - 1] + "…"
+def command_lines(command: str, columns: int | None, indent: int) -> list[str]:
+    """A command as the live view prints it: on a terminal its first line, fitted to the width (a longer
+    command ends in "…"); elsewhere all of it, its further lines indented under the first."""
+    lines = command.splitlines() or [""]
+    if columns is None:
+        return [lines[0]] + [" " * indent + line for line in lines[1:]]
+    first = lines[0] + (" …" if len(lines) > 1 else "")
+    return [fit(first, max(columns - indent, 10))]
+
+
+def prerequisites_line(rendered: RenderedLesson) -> str:
+    """"the lab of netns-basics" or "the labs of bridge-gateway-nat → two-nodes-routed"."""
+    names = [p.id for p in rendered.prerequisites]
+    return f"the lab{'s' if len(names) > 1 else ''} of {' → '.join(names)}"
 
 
 class LiveView:
-    """One line per step (step n/N, verdict, duration, command); prerequisites collapse to one line each."""
+    """One line per command, numbered as every command numbers steps ([12/14], [2.1/14]); the prerequisites'
+    commands collapse into one line. On a terminal: colours (unless NO_COLOR or --no-color), lines fitted to its
+    width, and a counter on stderr while the prerequisites' lab is built. In a file: full commands."""
 
-    def __init__(self, stream: TextIO = sys.stdout, verbose: bool = False, color: bool | None = None) -> None:
+    def __init__(self, stream: TextIO = sys.stdout, verbose: bool = False, color: bool | None = None,
+                 columns: int | None | str = "auto", progress: Progress | None = None) -> None:
         self.stream = stream
         self.verbose = verbose
-        self.color = stream.isatty() if color is None else color
-        self.lesson = ""
+        self.color = color_wanted(stream) if color is None else color
+        self.columns = width(stream) if columns == "auto" else columns
+        self.progress = progress or Progress()
+        self.rendered: RenderedLesson | None = None
         self._pending: list[StepResult] = []
 
     def _paint(self, text: str, code: str) -> str:
-        return f"\033[{code}m{text}\033[0m" if self.color else text
+        return paint(text, code, self.color)
+
+    def _write(self, text: str) -> None:
+        self.progress.clear()
+        self.stream.write(text)
+        self.stream.flush()
 
     def started(self, rendered: RenderedLesson, mode: str) -> None:
-        self.lesson = rendered.lesson.id
+        self.rendered = rendered
         where = ("sandbox: throwaway namespaces, this machine's network is not touched" if mode == "sandbox"
                  else "host mode: on this machine's own network, every object recorded in a ledger")
         flavor = f", flavor {rendered.flavor}" if rendered.flavor else ""
-        self.stream.write(f"{rendered.lesson.id}: {rendered.lesson.title}\n{where}{flavor}\n")
-        self.stream.flush()
+        self._write(f"{rendered.lesson.id}: {rendered.lesson.title}\n{where}{flavor}\n")
+        labels = [rendered.label(s) for s in rendered.own_steps + rendered.cleanup]
+        self._label_width = max([len(label) for label in labels] + [1])
 
     def step_done(self, index: int, total: int, outcome: StepResult) -> None:
+        rendered = self.rendered
         step = outcome.step
-        if step.lesson != self.lesson and outcome.passed:
+        if rendered is None:
+            raise RuntimeError("LiveView.step_done before started")
+        if step.lesson != rendered.lesson.id and outcome.passed:
             self._pending.append(outcome)
+            count = len(rendered.prerequisite_steps)
+            self.progress.show(f"building {prerequisites_line(rendered)}: {len(self._pending)}/{count} commands")
             return
         self._flush_prerequisite()
         mark = self._paint("ok  ", "32") if outcome.passed else self._paint("FAIL", "31;1")
         expected_failure = " (fails, as expected)" if step.expect.status != 0 and outcome.passed else ""
-        width = len(str(total))
-        self.stream.write(f"[{index:>{width}}/{total}] {mark} {outcome.result.duration * 1000:6.0f} ms  "
-                          f"{_short(step.command)}{expected_failure}\n")
+        label = rendered.label(step)
+        head = (f"[{label:>{self._label_width}}/{rendered.step_count}]" if step.lesson == rendered.lesson.id
+                else f"[{label}]")
+        head = f"{head} {mark} {outcome.result.duration * 1000:6.0f} ms  "
+        indent = len(head) - (len(mark) - 4)  # the colour codes take no room on the screen
+        lines = command_lines(step.command, self.columns, indent)
+        lines[0] = head + lines[0]
+        lines[-1] += expected_failure
+        out = lines
         if self.verbose and outcome.result.output.strip():
-            for line in outcome.result.output.rstrip("\n").splitlines():
-                self.stream.write(f"        | {line}\n")
-        for change in outcome.changes:
-            self.stream.write(f"        {change}\n")
-        self.stream.flush()
+            out += [f"        | {line}" for line in outcome.result.output.rstrip("\n").splitlines()]
+        out += [f"        {change}" for change in outcome.changes]
+        self._write("\n".join(out) + "\n")
 
     def _flush_prerequisite(self) -> None:
-        if self._pending:
-            lesson = self._pending[0].step.lesson
+        if self._pending and self.rendered is not None:
             took = sum(r.result.duration for r in self._pending) * 1000
-            self.stream.write(f"        {self._paint('ok  ', '32')} restored the lab of {lesson}: "
-                              f"{len(self._pending)} steps, {took:.0f} ms\n")
+            total = len(self.rendered.prerequisite_steps)
+            count = f"{len(self._pending)} commands" if len(self._pending) == total else \
+                f"{len(self._pending)} of its {total} commands"
+            self._write(f"{'':{self._label_width + 3 + len(str(self.rendered.step_count))}} "
+                        f"{self._paint('ok  ', '32')} built {prerequisites_line(self.rendered)} first: "
+                        f"{count}, {took:.0f} ms\n")
             self._pending = []
 
     def finished(self, report: RunReport) -> None:
         self._flush_prerequisite()
+        self.progress.clear()
         out = self.stream
         failure = report.failure
+        rendered = self.rendered
         if failure:
-            out.write("\n" + failure_text(failure, report.mode))
-        if report.interrupted:
-            out.write(f"\ninterrupted after {len(report.results)} of {report.total} steps\n")
+            out.write("\n" + failure_text(failure, report.mode, rendered.label(failure.step) if rendered else ""))
         if report.cleaned:
-            out.write(f"clean-up removed: {', '.join(c.removeprefix('deleted ') for c in report.cleaned)}\n")
+            out.write(f"clean-up: {', '.join(report.cleaned)}\n")
         if report.kept:
             out.write(f"\nThe lab is kept on this machine. Remove it with: netlessons cleanup\n"
                       f"(ledger: {report.ledger})\n")
-        passed = sum(r.passed for r in report.results)
-        verdict = self._paint("PASSED", "32;1") if report.passed else self._paint("FAILED", "31;1")
-        out.write(f"\n{verdict}: {passed} of {report.total} steps passed in {report.duration:.2f} s "
-                  f"({report.mode})\n")
+        out.write("\n" + self._paint(*verdict_line(report, rendered)) + "\n")
         out.flush()
 
 
-def failure_text(outcome: StepResult, mode: str) -> str:
+def verdict_line(report: RunReport, rendered: RenderedLesson | None) -> tuple[str, str]:
+    """The last line of a run, and its colour: PASSED, FAILED at a step, or INTERRUPTED."""
+    done, total = len(report.results), report.total
+    took = f"in {report.duration:.2f} s ({report.mode})"
+
+    if report.interrupted:
+        where = ""
+        if rendered and done < total:
+            upcoming = (list(rendered.steps) + list(rendered.cleanup))[done]
+            where = f", during step {rendered.label(upcoming)}"
+        return f"INTERRUPTED after {done} of {total} commands{where}, {took}", "33;1"
+    if report.passed:
+        steps = f"all {rendered.step_count} steps, " if rendered else ""
+        return f"PASSED: {steps}{total} commands {took}", "32;1"
+    passed = sum(r.passed for r in report.results)
+    failure = report.failure
+    at = f" at step {rendered.label(failure.step)}" if rendered and failure else ""
+    return f"FAILED{at}: {passed} of {total} commands passed {took}", "31;1"
+
+
+def failure_text(outcome: StepResult, mode: str, label: str = "") -> str:
+    """What went wrong in a step, for a person: command, status, problem, expected against actual, a hint.
+    `label` is the step's number (RenderedLesson.label)."""
     step, result, verdict = outcome.step, outcome.result, outcome.verdict
-    lines = [f"Step {step.id!r} failed: {step.title}",
+    number = f"{label} " if label else ""
+    lines = [f"Step {number}({step.id}) failed: {step.title}",
              f"  command:     {step.command}",
              f"  exit status: {result.status}",
              f"  problem:     {verdict.problem}"]
@@ -109,7 +164,8 @@ def failure_text(outcome: StepResult, mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(report: RunReport) -> str:
+def to_json(report: RunReport, rendered: RenderedLesson | None = None) -> str:
+    """The run as JSON; with the rendered lesson each command also carries its step number ("12", "2.1")."""
     return json.dumps({
         "lesson": report.lesson,
         "mode": report.mode,
@@ -122,6 +178,7 @@ def to_json(report: RunReport) -> str:
         "kept": report.kept,
         "steps": [{
             "id": r.step.id,
+            "number": rendered.label(r.step) if rendered else None,
             "lesson": r.step.lesson,
             "phase": r.step.phase,
             "title": r.step.title,

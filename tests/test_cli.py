@@ -120,3 +120,25 @@ def test_doctor_passes_here_and_names_bridge_utils_when_brctl_is_missing():
     assert "bridge-utils" in missing.stdout
     report = json.loads(without_tools(["brctl"], "doctor", "--json").stdout)
     assert report["can_run_lessons"] is True
+
+
+def test_explain_names_packages_as_list_does_and_keeps_lines_short():
+    listed = {row["id"]: row for row in json.loads(invoke("list", "--json").stdout)}
+    for lesson in ("netns-basics", "bridge-3ns", "clusterip-kube-proxy"):
+        text = invoke("explain", lesson).stdout
+        assert f"Needs the packages: {', '.join(listed[lesson]['packages'])}" in text
+        parameters = text.split("Parameters (change them with --set NAME=VALUE):\n", 1)[1].split("\n\n", 1)[0]
+        assert all(len(line) <= 100 for line in parameters.splitlines()), parameters
+        rules = [line for line in parameters.splitlines() if line.startswith("    - ")]
+        assert len(rules) == len(set(rules))  # each rule said once, not once per parameter
+
+
+def test_explain_wraps_to_a_narrow_terminal():
+    from netlessons.explain import render_explanation
+    from tests.test_numbering import rendered
+
+    narrow = render_explanation(rendered("veth-pair"), width=60)
+    prose = [line for line in narrow.splitlines() if line.startswith("  ") and
+             not line.lstrip().startswith(("$", "2.1 $", "2.2 $", "- a line"))]  # headings and commands stay whole
+    assert prose and max(len(line) for line in prose) <= 60
+    assert max(len(line) for line in render_explanation(rendered("veth-pair")).splitlines()) > 60

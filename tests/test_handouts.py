@@ -3,6 +3,8 @@ checked in a real headless browser."""
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -10,6 +12,8 @@ from html.parser import HTMLParser
 import pytest
 
 from netlessons.catalog import Catalog
+from netlessons.handout import to_html as handout_html
+from netlessons.handout import to_markdown as handout_md
 from netlessons.render import render_lesson
 from tests.helpers import netlessons
 from tests.update_golden import HANDOUTS, handout
@@ -85,3 +89,141 @@ def test_html_handout_loads_in_a_headless_browser(tmp_path):
     dom = subprocess.run([chromium, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert "<svg" in dom and "ns1" in dom and "10.0.0.3/24" in dom
+
+
+# --- one document model, two formats; printable HTML ----------------------------------------------------
+
+def _captured(lesson: str, **overrides: str):
+    from netlessons.handout import capture
+
+    catalog = Catalog.default()
+    rendered = render_lesson(catalog, catalog.get(lesson), overrides)
+    return rendered, capture(rendered)
+
+
+class _Text(HTMLParser):
+    """The HTML handout's lines that matter for comparing with the Markdown one."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines, self._open, self._text, self._depth = [], None, "", 0
+
+    def handle_starttag(self, tag, attrs):
+        if self._open:
+            self._depth += 1
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        kind = "h3" if tag == "h3" else "label" if "label" in classes else "cmd" if "cmd" in classes else \
+            "check" if "check" in classes else "summary" if tag == "summary" else None
+        if kind:
+            self._open, self._text, self._depth = kind, "", 0
+
+    def handle_data(self, data):
+        if self._open:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if not self._open:
+            return
+        if self._depth:
+            self._depth -= 1
+            return
+        self.lines.append((self._open, self._text))
+        self._open = None
+
+
+def _markdown_lines(text: str) -> list[tuple[str, str]]:
+    lines, in_console = [], False
+    for line in text.splitlines():
+        if line.startswith("```console"):
+            in_console = True
+        elif line.startswith("```"):
+            in_console = False
+        elif in_console and line[:2] in ("$ ", "> "):
+            lines.append(("cmd", line))
+        elif not in_console and line.startswith("### "):
+            lines.append(("h3", line[4:]))
+        elif re.fullmatch(r"\*\*[0-9.]+\*\*", line):
+            lines.append(("label", line.strip("*")))
+        elif line.startswith("Check: "):
+            lines.append(("check", line))
+        elif line.startswith("<details><summary>"):
+            lines.append(("summary", line.removeprefix("<details><summary>").removesuffix("</summary>")))
+    return lines
+
+
+@pytest.mark.parametrize("lesson", ["veth-pair", "bridge-gateway-nat"])
+def test_markdown_and_html_say_the_same(lesson):
+    from netlessons.handout import FORMATS, build
+
+    rendered, captured = _captured(lesson)
+    doc = build(rendered, captured)
+    md, page = FORMATS["md"](doc), FORMATS["html"](doc)
+    parsed = _Text()
+    parsed.feed(page)
+    assert _markdown_lines(md) == parsed.lines
+    assert len([kind for kind, _ in parsed.lines if kind == "check"]) == len(rendered.own_steps + rendered.cleanup)
+    for numbered in rendered.numbered():  # the headings carry the one numbering
+        assert any(line == ("h3", f"{numbered.number}. {numbered.first.title}") or
+                   line[1].startswith(f"{numbered.number}. {numbered.first.title} (") for line in parsed.lines)
+
+
+def test_every_command_line_has_a_prompt_and_plumbing_is_folded_away():
+    from netlessons.handout import command_lines
+
+    rendered, captured = _captured("bridge-gateway-nat")
+    md, page = handout_md(rendered, captured), handout_html(rendered, captured)
+    server = next(s for s in rendered.own_steps if "seq 100" in s.command)
+    for line in server.command.splitlines():
+        assert f"$ {line}" in md and f'<span class="prompt">$ </span>{html.escape(line)}' in page
+    for text in (md, page):
+        main, _, plumbing = text.partition("Lab plumbing: records the server")
+        assert "seq 100" not in main and "seq 100" in plumbing  # the wait loop only inside the fold
+        assert "waits until the server listens on port 8080" in plumbing
+    catalog = Catalog.default()
+    cni = render_lesson(catalog, catalog.get("cni-bridge-plugin"))
+    heredoc = next(s for s in cni.own_steps if "<<'NETLESSONS_JSON'" in s.command)
+    prompts = [line.prompt for line in command_lines(heredoc.command)]
+    assert prompts == ["$"] + [">"] * (len(prompts) - 1)  # the document and its end word continue the command
+    assert [line.prompt for line in command_lines("a && \\\nb\necho 'x\ny'\nc |\nd\ne")] == \
+        ["$", ">", "$", ">", "$", ">", "$"]
+
+
+def test_a_handout_made_with_other_values_says_so():
+    from netlessons.handout import FORMATS, build
+
+    doc = build(*_captured("veth-pair", addr1="10.0.0.7/24"))
+    for fmt, writer in FORMATS.items():
+        text = writer(doc)
+        assert f"netlessons export veth-pair --format {fmt} --set addr1=10.0.0.7/24" in text
+        assert "Made with --set addr1=10.0.0.7/24" in text and "defaults (addr1=10.0.0.1/24)" in text
+    plain = FORMATS["md"](build(*_captured("netns-basics")))
+    assert "Made with" not in plain
+
+
+def test_html_handout_prints_without_cutting_a_command(tmp_path):
+    """Chromium prints the longest handout to PDF; every word lies inside the page's printable width, and every
+    command is in the printed text whole (only wrapped)."""
+    from netlessons.handout import plumbing_of
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium and shutil.which("pdftotext"), "chromium and poppler-utils are needed (scripts/setup.sh --test)"
+    page, pdf = tmp_path / "h.html", tmp_path / "h.pdf"
+    rendered, captured = _captured("clusterip-kube-proxy")
+    page.write_text(handout_html(rendered, captured))
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    f"--user-data-dir={tmp_path / 'p'}", "--no-pdf-header-footer", f"--print-to-pdf={pdf}",
+                    page.as_uri()], capture_output=True, timeout=180, check=False)
+    assert pdf.exists()
+    boxes = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    width = float(re.search(r'<page width="([0-9.]+)"', boxes).group(1))
+    right = max(float(x) for x in re.findall(r'xMax="([0-9.]+)"', boxes))
+    assert right <= width - 30, f"text reaches x={right} of a {width} pt page: something runs off the paper"
+    def bare(text: str) -> str:  # pdftotext joins a word wrapped after "-" without it
+        return "".join(text.split()).replace("-", "")
+
+    text = bare(subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout)
+    for step in rendered.own_steps:
+        for line in step.command.splitlines():
+            if not plumbing_of(line):  # lab plumbing stays folded on paper
+                assert bare(line) in text, line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,9 +70,12 @@ def test_wrong_expectation_fails_at_that_step(tmp_path, host_unchanged):
     folder = _broken_bridge_lesson(tmp_path)
     result = netlessons("run", "bridge-3ns", "--lessons-dir", str(folder))
     assert result.returncode == 1
-    assert "Step 'configure-3-address' failed" in result.stdout
+    failed = re.search(r"^Step (\d+\.\d+) \(configure-3-address\) failed", result.stdout, re.M)
+    assert failed, result.stdout
+    assert re.search(rf"^\[\s*{failed.group(1)}/\d+\] FAIL .* 10\.0\.0\.3/24 dev veth3_1$", result.stdout, re.M)
     assert "10.0.0.4/24" in result.stdout and "10.0.0.3/24" in result.stdout
-    assert "FAILED: 26 of 36 steps passed" in result.stdout
+    assert f"FAILED at step {failed.group(1)}: 26 of 36 commands passed" in result.stdout
+    assert "Next lesson" not in result.stdout
 
 
 def test_wrong_output_shows_expected_against_actual(tmp_path):
@@ -190,3 +194,22 @@ def test_bridge_n_refuses_a_subnet_too_small():
     result = netlessons("print", "bridge-n", "--set", "n=20", "--set", "subnet=10.0.0.0/28")
     assert result.returncode == 2
     assert "has no host number" in result.stderr
+
+
+def test_ctrl_c_says_interrupted_not_failed(host_unchanged):
+    import signal
+
+    process = subprocess.Popen([sys.executable, "-m", "netlessons", "run", "two-nodes-routed"], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("["):  # the lesson's own steps have begun
+            process.send_signal(signal.SIGINT)
+            break
+    rest, err = process.communicate(timeout=120)
+    text = "".join(seen) + rest
+    assert process.returncode == 130, text + err
+    done = re.search(r"^INTERRUPTED after (\d+) of (\d+) commands, during step \d+", text, re.M)
+    assert done and 0 < int(done.group(1)) < int(done.group(2)), text
+    assert "FAILED" not in text and "PASSED" not in text and "Next lesson" not in text
