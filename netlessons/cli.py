@@ -146,6 +146,8 @@ def list_lessons(
     from netlessons.params import rule_of
     from netlessons.runner import package_for
 
+    from netlessons.lesson import teaching_order
+
     catalog = _catalog(dirs)
     rows, broken = [], []
     overrides = catalog.builtin_overrides()
@@ -162,13 +164,15 @@ def list_lessons(
             continue
         rows.append({
             "id": lesson.id, "title": lesson.title, "summary": " ".join(lesson.summary.split()),
-            "steps": sum(1 for s in rendered.steps if s.lesson == lesson.id) + len(rendered.cleanup),
+            "steps": rendered.step_count, "lesson": lesson,
             "prerequisites": list(lesson.prerequisites), "flavors": list(lesson.flavors),
             "needs": rendered.needs, "packages": sorted({package_for(t) for t in rendered.needs}),
             "parameters": [{"name": p.name, "type": p.type, "default": rendered.values[p.name], "rule": rule_of(p),
                             "help": p.help} for p in rendered.parameters],
             "file": str(lesson.path), "overrides_builtin": lesson.id in overrides,
         })
+    order = {item.id: index for index, item in enumerate(teaching_order([r.pop("lesson") for r in rows]))}
+    rows.sort(key=lambda r: order[r["id"]])
     _announce_overrides(overrides)
     for problem in broken:
         typer.echo(f"netlessons: warning: left out {problem}", err=True)
@@ -179,7 +183,8 @@ def list_lessons(
     typer.echo(f"{'LESSON':<{width}}  STEPS  TITLE")
     for r in rows:
         typer.echo(f"{r['id']:<{width}}  {r['steps']:>5}  {r['title']}")
-        typer.echo(f"{'':<{width}}         needs: {', '.join(r['packages'])}")
+        after = f"after {', '.join(r['prerequisites'])}; " if r["prerequisites"] else ""
+        typer.echo(f"{'':<{width}}         {after}needs: {', '.join(r['packages'])}")
 
 
 def _announce_overrides(overrides: dict[str, Path]) -> None:
@@ -434,13 +439,13 @@ def export(
     """A self-contained handout: steps, commands, explanations, real output, what changed, and the diagram."""
     from netlessons import handout
 
-    if fmt not in ("md", "html"):
-        raise errors.ParameterError(f"--format must be md or html; {fmt!r} is not")
+    if fmt not in handout.FORMATS:
+        raise errors.ParameterError(f"--format must be one of {', '.join(handout.FORMATS)}; {fmt!r} is not")
     if output:
         _writable(output, "--output")
     rendered = _render(lesson, sets, flavor, dirs)
     captured = handout.capture(rendered)
-    text = (handout.to_markdown if fmt == "md" else handout.to_html)(rendered, captured)
+    text = handout.FORMATS[fmt](handout.build(rendered, captured))
     if output:
         _write(output, text.encode("utf-8"), "--output")
     else:

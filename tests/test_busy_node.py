@@ -20,9 +20,10 @@ from tests.helpers import LESSONS, outer_namespace
 
 
 def step_count(lesson_id: str) -> int:
+    """The commands of the lesson itself: the live view's lines after its prerequisites' one line."""
     catalog = Catalog.default([])
     rendered = render_lesson(catalog, catalog.get(lesson_id))
-    return len(rendered.steps) + len(rendered.cleanup)
+    return sum(1 for step in rendered.steps if step.lesson == lesson_id) + len(rendered.cleanup)
 
 
 def busy_node(lesson_id: str) -> dict:

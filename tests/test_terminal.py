@@ -145,7 +145,7 @@ def test_run_ends_by_naming_the_next_lesson():
 def test_a_junit_path_in_no_folder_is_refused_before_anything_runs():
     result = netlessons("run", "netns-basics", "--junit", "/nonexistent/x.xml")
     assert result.returncode == 2
-    assert "cannot write the JUnit report /nonexistent/x.xml" in result.stderr
+    assert "--junit: cannot write /nonexistent/x.xml" in result.stderr
     assert result.stdout == "" and "Traceback" not in result.stderr
 
 
