@@ -104,7 +104,7 @@ def _safe(info: os.stat_result) -> bool:
             and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _code_digest() -> bytes:
     """The package's own source and Jinja's version: a change of code or rules renders anew.
     About 150 kB read and hashed once per process, well under a millisecond."""
@@ -233,7 +233,7 @@ def to_data(value: Any) -> Any:
     raise TypeError(f"a {type(value).__name__} cannot be cached")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

@@ -12,7 +12,6 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable
 
 import jinja2
