@@ -18,11 +18,13 @@ least recently used go.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 import time
@@ -38,6 +40,8 @@ MAX_TOTAL = 20 * 1024 * 1024  # bytes of entries kept; the least recently used g
 MAX_ENTRY = 8 * 1024 * 1024  # a bigger render is not cached (bridge-n at n=250 is about 2 MB)
 STALE_TEMP = 3600  # seconds after which a temporary file left by a killed writer is removed
 ENTRY_SUFFIX = ".json"
+ENTRY_NAME = re.compile(r"[0-9a-f]{64}\.json")
+TEMP_NAME = re.compile(r"\.tmp-[0-9a-f]{16}")
 PACKAGE_DIR = Path(__file__).resolve().parent
 
 _opened: dict[str, int | None] = {}  # cache folder → its open descriptor (None: not usable), once per process
@@ -72,31 +76,55 @@ def _folder() -> int | None:
 
 
 def _open_folder(path: Path) -> int | None:
+    def refuse(problem: str) -> None:
+        _notices[:] = [f"cache folder {path} not used: {problem}; rendering afresh"]
+
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
     try:
-        try:
-            fd = os.open(path, flags)
-        except FileNotFoundError:
+        steered = _steerable(path)
+        if not steered and not path.is_dir():
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(path, 0o700)
-            except FileExistsError:
-                pass
-            fd = os.open(path, flags)
+            steered = _steerable(path)
+        if steered:
+            refuse(f"another user could redirect it ({steered})")
+            return None
+        fd = os.open(path, flags)
     except OSError as e:
-        _notices[:] = [f"cache folder {path} cannot be used ({e.strerror}); rendering afresh"]
+        refuse(e.strerror or str(e))
         return None
     info = os.fstat(fd)
     problem = ""
     if info.st_uid != os.geteuid():
-        problem = f"is owned by uid {info.st_uid}, not by you"
+        problem = f"it belongs to uid {info.st_uid}, not to you"
     elif info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        problem = f"is writable by {'group' if info.st_mode & stat.S_IWGRP else 'others'}"
+        problem = f"it is writable by {'group' if info.st_mode & stat.S_IWGRP else 'others'} (chmod 700 fixes that)"
     if problem:
         os.close(fd)
-        _notices[:] = [f"cache folder {path} {problem}, so it is not used; rendering afresh"]
+        refuse(problem)
         return None
     return fd
+
+
+def _steerable(path: Path) -> str:
+    """The first folder or symlink on the way to `path` that someone other than us and root could change
+    (and so redirect the cache, say, into a folder of root's), or "" when there is none. A sticky folder such
+    as /tmp is fine: nobody else can rename what we own in it."""
+    given = Path(os.path.abspath(path))
+    real = Path(os.path.realpath(path))
+    me = os.geteuid()
+    for place in dict.fromkeys([*reversed(given.parents), given, *reversed(real.parents), real]):
+        try:
+            info = os.lstat(place)
+        except FileNotFoundError:
+            continue  # made by us, later
+        if info.st_uid not in (0, me):
+            return f"{place} belongs to uid {info.st_uid}"
+        if (stat.S_ISDIR(info.st_mode) and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+                and not info.st_mode & stat.S_ISVTX):
+            return f"{place} is writable by others"
+    return ""
 
 
 def _safe(info: os.stat_result) -> bool:
@@ -186,7 +214,7 @@ def save_rendered(key: str | None, rendered: RenderedLesson) -> None:
 
 def prune(folder: int, limit: int = MAX_TOTAL) -> None:
     """Remove the least recently used entries until they take at most `limit` bytes, and temporary files
-    that a killed writer left behind."""
+    that a killed writer left behind. Only files named as this module names them are ever removed."""
     entries: list[tuple[float, int, str]] = []
     now = time.time()
     with os.scandir(folder) as found:
@@ -195,9 +223,11 @@ def prune(folder: int, limit: int = MAX_TOTAL) -> None:
                 info = item.stat(follow_symlinks=False)
             except OSError:
                 continue
-            if item.name.startswith(".tmp-") and stat.S_ISREG(info.st_mode) and now - info.st_mtime > STALE_TEMP:
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            if TEMP_NAME.fullmatch(item.name) and now - info.st_mtime > STALE_TEMP:
                 _unlink(folder, item.name)
-            elif item.name.endswith(ENTRY_SUFFIX) and stat.S_ISREG(info.st_mode):
+            elif ENTRY_NAME.fullmatch(item.name):
                 entries.append((info.st_mtime, info.st_size, item.name))
     total = sum(size for _, size, _ in entries)
     for _, size, name in sorted(entries):

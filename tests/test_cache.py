@@ -246,6 +246,29 @@ def test_a_foreign_or_shared_cache_folder_is_never_read(tmp_path):
     assert PLANTED in elsewhere.read_text(), "the symlink's target was written through"
 
 
+def test_another_user_cannot_steer_the_cache_into_roots_folders(tmp_path, monkeypatch):
+    """Root runs with XDG_CACHE_HOME of a user (as `su` or `sudo -E` leave it); the user has made that
+    folder a symlink to a folder of root's. Nothing is created or written there, nor in the user's folder."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a folder another user's")
+    monkeypatch.delenv("NETLESSONS_CACHE_DIR", raising=False)
+    nobody = pwd_uid(NOBODY[0])
+    roots = tmp_path / "roots"
+    roots.mkdir(mode=0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    os.chown(home, nobody, -1)
+    (home / ".cache").symlink_to(roots)
+    os.lchown(home / ".cache", nobody, -1)
+    expected = fresh("print", LESSON).stdout
+    for env in ({"XDG_CACHE_HOME": str(home / ".cache")}, {"HOME": str(home)},
+                {"NETLESSONS_CACHE_DIR": str(home / "cache")}):
+        result = netlessons("print", LESSON, env=env)
+        assert (result.returncode, result.stdout) == (0, expected), env
+        assert list(roots.iterdir()) == [], env
+        assert [p.name for p in home.iterdir()] == [".cache"], env
+
+
 def test_a_refused_folder_is_named_once_with_verbose(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("needs root to make a folder another user's")
@@ -254,7 +277,7 @@ def test_a_refused_folder_is_named_once_with_verbose(tmp_path):
     folder.chmod(0o777)
     result = netlessons("run", "netns-basics", "-v", env={"NETLESSONS_CACHE_DIR": str(folder)})
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stderr.count(str(folder)) == 1 and "writable by" in result.stderr, result.stderr
+    assert result.stderr.count("cache folder") == 1 and "writable by" in result.stderr, result.stderr
     quiet = netlessons("print", "netns-basics", env={"NETLESSONS_CACHE_DIR": str(folder)})
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert list(folder.iterdir()) == []
