@@ -114,11 +114,13 @@ def _steerable(path: Path) -> str:
     given = Path(os.path.abspath(path))
     real = Path(os.path.realpath(path))
     me = os.geteuid()
-    for place in dict.fromkeys([*reversed(given.parents), given, *reversed(real.parents), real]):
+    for place in dict.fromkeys([*reversed(given.parents), given, *reversed(real.parents)]):
         try:
             info = os.lstat(place)
         except FileNotFoundError:
             continue  # made by us, later
+        if place == given and not stat.S_ISLNK(info.st_mode):
+            continue  # the folder itself is judged once it is open
         if info.st_uid not in (0, me):
             return f"{place} belongs to uid {info.st_uid}"
         if (stat.S_ISDIR(info.st_mode) and info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
