@@ -6,9 +6,11 @@ $NETLESSONS_CACHE_DIR (an empty value switches the cache off), else $XDG_CACHE_H
 
 The cache holds data, never code: an entry is a rendered lesson as JSON, and reading it back checks every
 field against the dataclasses of lesson.py. Nothing in it is imported, unpickled or executed, so the worst a
-planted entry can do is to be ignored. Even so, the folder is used only when it is a directory owned by the
-current user and not writable by group or others (it is created 0700), and an entry only when it is a
-regular file of that user, opened without following symlinks. Anything else renders afresh.
+planted entry can do is to be ignored or to change what one's own `print` shows. Even so, the folder is used
+only when it is a directory owned by the current user and not writable by group or others (it is created
+0700), when no folder or symlink on the way to it belongs to anyone but that user and root (so root, run with
+a user's XDG_CACHE_HOME, is not steered into writing elsewhere), and an entry only when it is a regular file
+of that user, opened without following symlinks. Anything else renders afresh; with `-v`, `run` says why.
 
 An entry is keyed by everything that changes a render: the lesson files of the whole prerequisite chain,
 templates/, the parameter values, the flavor, the Python version, Jinja's version and the package's own
