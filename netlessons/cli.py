@@ -114,7 +114,10 @@ def _catalog(dirs: Optional[List[Path]]):
 
 def _render(lesson_id: str, sets: Optional[List[str]], flavor: Optional[str], dirs: Optional[List[Path]],
             catalog=None):
-    """The lesson rendered with these values: from the per-user cache when nothing changed, else anew."""
+    """The lesson rendered with these values: from the per-user cache when nothing changed, else anew.
+    With -v, say once why the cache folder is not used."""
+    import click
+
     from netlessons import codecache
     from netlessons.catalog import data_dir
     from netlessons.params import parse_assignments
@@ -130,6 +133,10 @@ def _render(lesson_id: str, sets: Optional[List[str]], flavor: Optional[str], di
 
         rendered = render_lesson(catalog, lesson, overrides, flavor)
         codecache.save_rendered(key, rendered)
+    notice = codecache.take_notice()
+    context = click.get_current_context(silent=True)
+    if notice and context is not None and context.params.get("verbose"):
+        typer.echo(f"netlessons: {notice}", err=True)
     return rendered
 
 

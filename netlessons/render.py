@@ -16,7 +16,6 @@ import re
 import resource
 import shlex
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import jinja2
@@ -25,7 +24,6 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.visitor import NodeTransformer
 
 from netlessons.catalog import Catalog, data_dir
-from netlessons.codecache import CodeCache, cache_dir
 from netlessons.errors import (LessonFileError, LessonFileErrors, NetlessonsError, ParameterError, SubnetTooSmall,
                                printable)
 from netlessons.lesson import Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec
@@ -331,28 +329,15 @@ def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     return f"{address}/{network.prefixlen}" if with_prefix else str(address)
 
 
-def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
-    """Jinja's own cache for the macro files of templates/."""
-    if folder is None:
-        return None
-    try:
-        (folder / "macros").mkdir(parents=True, exist_ok=True)
-        return jinja2.FileSystemBytecodeCache(str(folder / "macros"))
-    except OSError:
-        return None
-
-
 class Renderer:
     def __init__(self, flavor: str) -> None:
         self.recorder = _Recorder()
         self._templates: dict[tuple[int, str], jinja2.Template] = {}
-        folder = cache_dir()
-        self.cache = CodeCache(folder)
         common = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
         self.text_env = LessonEnvironment(**common)
         self.command_env = LessonEnvironment(
             loader=jinja2.FileSystemLoader(str(data_dir("templates"))), finalize=quote,
-            bytecode_cache=_bytecode_cache(folder), **common)
+            **common)
         helpers = {"host": host_address, "network": network_address, "flavor": flavor}
         for env in (self.text_env, self.command_env):
             env.filters["address"] = lambda value: str(value).split("/")[0]
@@ -367,17 +352,11 @@ class Renderer:
             self.command_env.globals[family] = _Family(self.command_env, f"{family}.j2")
 
     def _compiled(self, env: jinja2.Environment, source: str) -> jinja2.Template:
-        """Each source is compiled once per process (a loop of N steps renders the same template N times),
-        and its code is kept in the per-user cache for the next process."""
+        """Each source is compiled once per process (a loop of N steps renders the same template N times).
+        Compiled code is never cached on disk: what is loaded from there would run outside the sandbox."""
         key = (id(env), source)
         if key not in self._templates:
-            kind = "command" if env is self.command_env else "text"
-            digest = CodeCache.key(kind, source)
-            code = self.cache.get(digest)
-            if code is None:
-                code = env.compile(source)
-                self.cache.put(digest, code)
-            self._templates[key] = env.template_class.from_code(env, code, env.make_globals(None), None)
+            self._templates[key] = env.from_string(source)
         return self._templates[key]
 
     def text(self, source: str, values: dict[str, Any]) -> str:
@@ -461,7 +440,6 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
         except LessonFileErrors as e:
             _blame_parameters(e, parameters, values, overrides)
             raise
-    renderer.cache.save()
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
                           prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
 
