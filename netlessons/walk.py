@@ -11,6 +11,7 @@ its end the rest plays without pausing. Input that is no choice shows the keys a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import termios
@@ -18,7 +19,7 @@ import textwrap
 import time
 import tty
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Iterator, TextIO
 
 from netlessons.errors import NetlessonsError
 from netlessons.lesson import RenderedLesson
@@ -41,13 +42,18 @@ def _read_line(fd: int) -> str | None:
         data += byte
 
 
-def _read_key(fd: int) -> str:
-    """One key from a terminal, without waiting for Enter; the terminal's settings are restored whatever
-    happens (Ctrl-C still interrupts: cbreak mode keeps signals)."""
+@contextlib.contextmanager
+def _single_keys(fd: int, terminal: bool) -> Iterator[None]:
+    """On a terminal: keys arrive one by one, without Enter and without echo, until the block ends; the
+    terminal's settings are restored however it ends (Ctrl-C still interrupts: cbreak mode keeps signals).
+    Set before the prompt is shown, so that no key typed after it meets the line editor."""
+    if not terminal:
+        yield
+        return
     settings = termios.tcgetattr(fd)
     try:
-        tty.setcbreak(fd, termios.TCSADRAIN)
-        return os.read(fd, 1).decode(errors="replace")
+        tty.setcbreak(fd, termios.TCSANOW)
+        yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, settings)
 
@@ -80,27 +86,28 @@ class Walk:
             return "run"
         if self.input_done:
             return "run"
-        if self.terminal:
-            self.out.write(f"  {HELP}\n  > ")
-            self.out.flush()
-        while True:
+        with _single_keys(self.stdin_fd, self.terminal):
             if self.terminal:
-                key = _read_key(self.stdin_fd)
-                self.say({"\r": "", "\n": "", "\x04": "^D"}.get(key, key if key.isprintable() else repr(key)))
-                if not key:  # the terminal is gone
-                    return "quit"
-                entry = key.lower() if key not in ("\r", "\n") else ""
-            else:
-                line = _read_line(self.stdin_fd)
-                if line is None:
-                    self.input_done = True  # end of piped input: play the rest without pausing
-                    return "run"
-                entry = line.strip().lower()
-            if entry in KEYS:
-                return KEYS[entry]
-            self.out.write(f"  not a choice: {entry!r}. Press {HELP}\n  > " if self.terminal else
-                           f"  not a choice: {entry!r}; {HELP}\n")
-            self.out.flush()
+                self.out.write(f"  {HELP}\n  > ")
+                self.out.flush()
+            while True:
+                if self.terminal:
+                    key = os.read(self.stdin_fd, 1).decode(errors="replace")
+                    self.say({"\r": "", "\n": "", "\x04": "^D"}.get(key, key if key.isprintable() else repr(key)))
+                    if not key:  # the terminal is gone
+                        return "quit"
+                    entry = key.lower() if key not in ("\r", "\n") else ""
+                else:
+                    line = _read_line(self.stdin_fd)
+                    if line is None:
+                        self.input_done = True  # end of piped input: play the rest without pausing
+                        return "run"
+                    entry = line.strip().lower()
+                if entry in KEYS:
+                    return KEYS[entry]
+                self.out.write(f"  not a choice: {entry!r}. Press {HELP}\n  > " if self.terminal else
+                               f"  not a choice: {entry!r}; {HELP}\n")
+                self.out.flush()
 
     def show_step(self, number: int, total: int, outcome: StepResult | None, step) -> None:
         if outcome is None:
