@@ -52,8 +52,9 @@ mkdir "$new/run/netns" "$new/run/.netlessons-etc" "$new/run/.netlessons-sysfs"
 mount -t sysfs -o ro sysfs "$new/run/.netlessons-sysfs"
 mount -t tmpfs -o mode=0700 netlessons "$new/run/.netlessons-etc"
 mkdir "$new/run/.netlessons-etc/upper" "$new/run/.netlessons-etc/work"
-mount -t overlay netlessons -o "lowerdir=/etc,upperdir=$new/run/.netlessons-etc/upper,workdir=$new/run/.netlessons-etc/work" \
-  "$new/etc" 2>/dev/null || mount --rbind /etc "$new/etc"
+layer=$new/run/.netlessons-etc
+mount -t overlay netlessons -o "lowerdir=/etc,upperdir=$layer/upper,workdir=$layer/work" "$new/etc" 2>/dev/null \
+  || mount --rbind /etc "$new/etc"
 cd "$new"
 pivot_root . .old-root
 umount -l /.old-root

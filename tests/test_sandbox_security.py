@@ -34,7 +34,8 @@ run = "echo 1280 > /sys/class/net/nlouter0/mtu; echo sysfs-write=$?; echo links:
 id = "escape"
 title = "Uncover the machine's /proc and enter the outer network namespace"
 explain = "With the lab's /proc gone, the outer PID's namespace files may show through."
-run = "umount /proc; echo umount=$?; nsenter --net=/proc/$OUTERPID/ns/net ip link add escaped type bridge; echo nsenter=$?"
+run = '''umount /proc; echo umount=$?
+nsenter --net=/proc/$OUTERPID/ns/net ip link add escaped type bridge; echo nsenter=$?'''
 
 [[steps]]
 id = "linger"
@@ -63,7 +64,8 @@ nsenter --net=/proc/$OUTERPID/ns/net ip link add escaped type bridge
 
 def _links(text: str, tag: str) -> list[dict]:
     line = next(line for line in text.splitlines() if line.startswith(tag + " "))
-    return [{k: v for k, v in link.items() if k not in ("stats", "stats64")} for link in json.loads(line[len(tag) + 1:])]
+    links = json.loads(line[len(tag) + 1:])
+    return [{k: v for k, v in link.items() if k not in ("stats", "stats64")} for link in links]
 
 
 def _sleepers(marker: str) -> list[int]:
