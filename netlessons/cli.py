@@ -99,8 +99,11 @@ def handles_errors(command: Callable) -> Callable:
             _fail(e.message, e.hint)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("interrupted. If a --host run was cleaning up, `netlessons cleanup` removes what is left "
-                       "of its lab.", err=True)
+            if kwargs.get("host") or command.__name__ == "cleanup":
+                typer.echo("\ninterrupted. If a --host run was cleaning up, `netlessons cleanup` removes what is "
+                           "left of its lab.", err=True)
+            else:  # every other command works in a sandbox, which ended with this process's lab shell
+                typer.echo("\ninterrupted; the sandbox is gone.", err=True)
             raise typer.Exit(errors.EXIT_INTERRUPTED) from None
 
     return wrapper
@@ -388,12 +391,28 @@ def lab_shell(
     dirs: Optional[List[Path]] = DirsOption,
 ) -> None:
     """Build the lesson's lab in a sandbox (up to a step), then open a shell inside it. It all vanishes
-    when you leave the shell."""
+    when you leave the shell. If a step fails, the shell opens on the lab as that step left it. The exit status
+    is the shell's."""
+    from netlessons import report as reporting
+    from netlessons.runner import Lab
+
     rendered = _render(lesson, sets, flavor, dirs)
-    with _built_lab(rendered, upto) as (lab, count):
-        typer.echo(f"The lab of {lesson} after {count} steps. Try: ip netns list; ip -br link; "
-                   "`exit` ends the shell and the lab.", err=True)
-        lab.open_shell()
+    count = rendered.upto(upto) if upto else len(rendered.steps)
+    lab = Lab(rendered)
+    try:
+        failed = lab.build(list(rendered.steps[:count]))
+        if failed:
+            number = rendered.steps.index(failed.step) + 1
+            typer.echo(reporting.failure_text(failed, lab.mode), err=True)
+            typer.echo(f"\nThe lab of {lesson} as step {number} left it, after the failure: look around. "
+                       "`exit` ends the shell and the lab.", err=True)
+        else:
+            typer.echo(f"The lab of {lesson} after {count} steps. Try: ip netns list; ip -br link; "
+                       "`exit` ends the shell and the lab.", err=True)
+        status = lab.open_shell()
+    finally:
+        lab.close()
+    raise typer.Exit(status)
 
 
 @app.command("diagram")

@@ -1,8 +1,13 @@
-"""The throwaway lab: new network, mount and PID namespaces (and a user namespace when not root).
+"""The throwaway lab: new user, network, mount and PID namespaces, for root as for an ordinary user.
 
 Everything the lesson builds lives in these namespaces and vanishes with the lab's shell, however that
 shell ends: normally, by Ctrl-C, or by `kill -9` of netlessons (the shell reads end-of-file and exits; PID 1 of
 the new PID namespace takes every other process of the lab with it).
+
+Why the user namespace for root too: the lab's root then holds its capabilities only over the lab's own
+namespaces, so neither a lesson nor a learner's shell can change the machine's network, even through the
+machine's /proc or /sys. Root stays root inside (uid 0 is mapped to uid 0), so root-owned files stay
+writable: the sandbox guards the network and the processes, not files (docs/reliability.md, "Threat model").
 """
 
 from __future__ import annotations
@@ -12,18 +17,50 @@ import shutil
 
 from netlessons.errors import EnvironmentProblem
 
-# Run inside the lab before the first step. /run/netns gets a private tmpfs, so `ip netns add` never
-# writes a file into the machine's real /run; when /run/netns does not exist, a private /run is used.
-# /tmp is private too: what lessons write there (a server's log, a plugin's IP allocations) vanishes.
-# /etc gets a private writable layer where the kernel allows it, so a lesson can write
-# /etc/netns/NS/resolv.conf (which `ip netns exec` mounts over /etc/resolv.conf) without touching the machine.
+# Run inside the lab before the first step; it ends with the lab's shell standing in a root of its own:
+#  - every top-level folder of the machine is bound in, except /proc, /sys, /tmp, /run and /etc;
+#  - /proc is the lab's PID namespace's own, /sys is a fresh sysfs (so /sys/class/net lists the lab's links);
+#    a second, read-only one stays in /run: the kernel lets a user namespace mount sysfs only while one is
+#    visible, and `ip netns exec` unmounts /sys before it mounts the namespace's own;
+#  - /tmp and /run are private tmpfs (`ip netns add` writes /run/netns; a server's log goes to /tmp);
+#  - /etc is a private writable layer over the machine's, so a lesson can write /etc/netns/NS/resolv.conf
+#    (which `ip netns exec` mounts over /etc/resolv.conf); where the kernel refuses that layer, /etc is bound in.
+# The machine's root is then let go (pivot_root, then a lazy unmount), so unmounting /proc, /sys, /tmp or /etc
+# in the lab uncovers an empty folder, never the machine's.
 SETUP = r"""
-if [ -d /run/netns ]; then mount -t tmpfs -o mode=0755 netlessons /run/netns
-else mount -t tmpfs -o mode=0755 netlessons /run && mkdir /run/netns; fi || exit 97
-mount -t tmpfs -o mode=1777 netlessons /tmp || exit 97
-mkdir -p /tmp/.netlessons-etc/upper /tmp/.netlessons-etc/work
-mount -t overlay netlessons -o lowerdir=/etc,upperdir=/tmp/.netlessons-etc/upper,workdir=/tmp/.netlessons-etc/work \
-  /etc 2>/dev/null || true
+(
+set -e
+mount -t tmpfs -o mode=1777 netlessons /tmp
+new=/tmp/.netlessons-root
+mkdir "$new"
+mount -t tmpfs -o mode=0755 netlessons "$new"
+for entry in /* /.[!.]*; do
+  [ -e "$entry" ] || [ -L "$entry" ] || continue
+  name=${entry#/}
+  case $name in proc|sys|tmp|run|etc|dev) continue;; esac
+  if [ -L "$entry" ]; then cp -P "$entry" "$new/$name"
+  elif [ -d "$entry" ]; then mkdir "$new/$name" && mount --rbind "$entry" "$new/$name"
+  else touch "$new/$name" && mount --bind "$entry" "$new/$name"; fi
+done
+mkdir "$new/dev" "$new/proc" "$new/sys" "$new/tmp" "$new/run" "$new/etc" "$new/.old-root"
+mount --rbind /dev "$new/dev"
+mount -t proc proc "$new/proc"
+mount -t sysfs sysfs "$new/sys"
+mount -t tmpfs -o mode=1777 netlessons "$new/tmp"
+mount -t tmpfs -o mode=0755 netlessons "$new/run"
+mkdir "$new/run/netns" "$new/run/.netlessons-etc" "$new/run/.netlessons-sysfs"
+mount -t sysfs -o ro sysfs "$new/run/.netlessons-sysfs"
+mount -t tmpfs -o mode=0700 netlessons "$new/run/.netlessons-etc"
+mkdir "$new/run/.netlessons-etc/upper" "$new/run/.netlessons-etc/work"
+layer=$new/run/.netlessons-etc
+mount -t overlay netlessons -o "lowerdir=/etc,upperdir=$layer/upper,workdir=$layer/work" "$new/etc" 2>/dev/null \
+  || mount --rbind /etc "$new/etc"
+cd "$new"
+pivot_root . .old-root
+umount -l /.old-root
+rmdir /.old-root
+) || exit 97
+cd / || exit 97
 ip link set lo up || exit 98
 """
 
@@ -43,18 +80,20 @@ def is_root() -> bool:
 def sandbox_command() -> list[str]:
     if shutil.which("unshare") is None:
         raise EnvironmentProblem("`unshare` is not installed; it comes with util-linux (apt-get install util-linux)")
-    argv = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
-    if not is_root():
-        argv += ["--user", "--map-root-user"]
-    return argv
+    # --map-root-user maps the caller's uid to 0 inside: root to root, an ordinary user to a root with
+    # capabilities only over the lab's own namespaces.
+    return ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork", "--kill-child",
+            "--mount-proc"]
 
 
 def explain_start_failure(status: int | None, stderr: str) -> EnvironmentProblem:
     text = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit status {status}"
     if status == 97:
-        return EnvironmentProblem(f"could not mount a private /run/netns in the sandbox: {text}")
+        return EnvironmentProblem(f"could not give the sandbox its own root (/proc, /sys, /tmp, /run): {text}")
     if status == 98:
         return EnvironmentProblem(f"could not switch on loopback in the sandbox: {text}",
                                   hint="is iproute2 installed? (apt-get install iproute2)")
-    hint = USERNS_HINT if not is_root() else "Is this a container that forbids unshare? Try --host on a VM."
+    hint = USERNS_HINT if not is_root() else (
+        "The sandbox needs user namespaces, for root too: check sysctl user.max_user_namespaces (must be above 0). "
+        "Is this a container that forbids unshare? Try --host on a throwaway VM.")
     return EnvironmentProblem(f"could not start the sandbox: {text}", hint=hint)

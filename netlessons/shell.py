@@ -12,11 +12,12 @@ import queue
 import secrets
 import signal
 import subprocess
+import termios
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from netlessons.errors import SandboxDied
+from netlessons.errors import EnvironmentProblem, SandboxDied
 
 # Ordinary users on Debian have no /usr/sbin in PATH, where ip, brctl and sysctl live.
 SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
@@ -122,15 +123,31 @@ class LabShell:
         found = children.read_text().split() if children.exists() else []
         return int(found[0]) if found else self.pid
 
+    def enter_command(self) -> list[str]:
+        """nsenter into the lab's namespaces, its root folder included. The user namespace is entered with the
+        caller's credentials kept as they are: the lab maps them to root, and nsenter's own switch to uid 0
+        (setgroups) is refused in a namespace whose setgroups is denied, as --map-root-user leaves it."""
+        return ["nsenter", f"--target={self.lab_pid()}", "--user", "--preserve-credentials", "--net", "--mount",
+                "--pid", "--root", "--wd"]
+
     def interactive(self, prompt: str, enter: bool) -> int:
         """An interactive bash for the learner, inside the lab's namespaces when `enter` (the sandbox);
         it shares this terminal and returns its exit status when the learner leaves it."""
+        env = {**lab_environment(), "PS1": prompt}
         argv = ["bash", "--norc", "--noprofile", "-i"]
         if enter:
-            user = [] if os.geteuid() == 0 else ["--user"]
-            argv = ["nsenter", f"--target={self.lab_pid()}", *user, "--net", "--mount", "--pid", *argv]
-        # sh runs a foreground program but gives no exit status back, so this one uses subprocess.
-        return subprocess.run(argv, env={**lab_environment(), "PS1": prompt}).returncode
+            prefix = self.enter_command()
+            try:
+                probe = subprocess.run([*prefix, "true"], capture_output=True, text=True, env=env,
+                                       stdin=subprocess.DEVNULL, timeout=30)
+                why = probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else f"exit {probe.returncode}"
+            except (OSError, subprocess.TimeoutExpired) as e:
+                probe, why = None, str(e)
+            if probe is None or probe.returncode != 0:
+                raise EnvironmentProblem(f"could not open a shell in the lab: {why}",
+                                         hint="nsenter comes with util-linux (apt-get install util-linux)")
+            argv = [*prefix, *argv]
+        return in_foreground(argv, env)
 
     def kill(self) -> None:
         """End the shell and everything it started (its own session)."""
@@ -156,6 +173,30 @@ class LabShell:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def in_foreground(argv: list[str], env: dict[str, str], fd: int = 0) -> int:
+    """Run an interactive program on this terminal and take the terminal back afterwards.
+
+    An interactive bash puts itself in a process group of its own and makes it the terminal's foreground group.
+    In the lab it cannot give the terminal back when it ends: from inside the lab's PID namespace our process
+    group has no number. Left so, netlessons would read from the terminal as a background group and be stopped
+    (`Stopped (tty input)`) or get EIO. So this process makes its own group the foreground again, with SIGTTOU
+    ignored (a background group may not do it otherwise), and restores the terminal's settings."""
+    if not os.isatty(fd):
+        return subprocess.run(argv, env=env).returncode
+    settings = termios.tcgetattr(fd)
+    try:
+        return subprocess.run(argv, env=env).returncode
+    finally:
+        previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            os.tcsetpgrp(fd, os.getpgrp())
+            termios.tcsetattr(fd, termios.TCSADRAIN, settings)
+        except OSError:  # the terminal went away, or it was never ours: nothing to give back
+            pass
+        finally:
+            signal.signal(signal.SIGTTOU, previous)
 
 
 def run_once(argv: list[str], timeout: float = 10.0) -> CommandResult:

@@ -2,23 +2,30 @@
 
 Before each step the learner reads the title, the explanation and the command, then chooses: run it, skip
 it, repeat the previous step, open a shell in the lab as it is now, or quit. After a step: its output, the
-check's verdict, and what changed in the network. With --auto the lesson plays by itself; when standard
-input is not a terminal, each line read is one choice, and at its end the rest plays without pausing.
+check's verdict, and what changed in the network. With --auto the lesson plays by itself.
+
+On a terminal a choice is one key, without Enter (the terminal is in cbreak mode only while a key is read, and
+always set back); Ctrl-D quits. When standard input is not a terminal, each line read is one choice, and at
+its end the rest plays without pausing. Input that is no choice shows the keys and asks again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import termios
 import textwrap
 import time
+import tty
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Iterator, TextIO
 
+from netlessons.errors import NetlessonsError
 from netlessons.lesson import RenderedLesson
 from netlessons.runner import Lab, Observer, StepResult
 
-KEYS = {"": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit"}
+KEYS = {"": "run", "\r": "run", "\n": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit", "\x04": "quit"}
 HELP = "[Enter] run   s skip   r repeat the previous step   ! shell in the lab   q quit"
 
 
@@ -33,6 +40,22 @@ def _read_line(fd: int) -> str | None:
         if byte == b"\n":
             return data.decode(errors="replace")
         data += byte
+
+
+@contextlib.contextmanager
+def _single_keys(fd: int, terminal: bool) -> Iterator[None]:
+    """On a terminal: keys arrive one by one, without Enter and without echo, until the block ends; the
+    terminal's settings are restored however it ends (Ctrl-C still interrupts: cbreak mode keeps signals).
+    Set before the prompt is shown, so that no key typed after it meets the line editor."""
+    if not terminal:
+        yield
+        return
+    settings = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd, termios.TCSANOW)
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, settings)
 
 
 @dataclass
@@ -63,14 +86,28 @@ class Walk:
             return "run"
         if self.input_done:
             return "run"
-        if self.terminal:
-            self.out.write(f"  {HELP}\n  > ")
-            self.out.flush()
-        line = _read_line(self.stdin_fd)
-        if line is None:
-            self.input_done = True  # end of input: play the rest without pausing
-            return "run"
-        return KEYS.get(line.strip().lower(), "run")
+        with _single_keys(self.stdin_fd, self.terminal):
+            if self.terminal:
+                self.out.write(f"  {HELP}\n  > ")
+                self.out.flush()
+            while True:
+                if self.terminal:
+                    key = os.read(self.stdin_fd, 1).decode(errors="replace")
+                    self.say({"\r": "", "\n": "", "\x04": "^D"}.get(key, key if key.isprintable() else repr(key)))
+                    if not key:  # the terminal is gone
+                        return "quit"
+                    entry = key.lower() if key not in ("\r", "\n") else ""
+                else:
+                    line = _read_line(self.stdin_fd)
+                    if line is None:
+                        self.input_done = True  # end of piped input: play the rest without pausing
+                        return "run"
+                    entry = line.strip().lower()
+                if entry in KEYS:
+                    return KEYS[entry]
+                self.out.write(f"  not a choice: {entry!r}. Press {HELP}\n  > " if self.terminal else
+                               f"  not a choice: {entry!r}; {HELP}\n")
+                self.out.flush()
 
     def show_step(self, number: int, total: int, outcome: StepResult | None, step) -> None:
         if outcome is None:
@@ -124,7 +161,11 @@ class Walk:
                     continue
                 if choice == "shell":
                     self.say("   (a shell in the lab; leave it with `exit` to come back here)")
-                    lab.open_shell()
+                    try:
+                        lab.open_shell()
+                    except NetlessonsError as e:
+                        self.say(f"   ({e.message})")
+                    self.say("   (back in the walk)")
                     continue
                 if choice == "repeat" and last_run is not None:
                     index = last_run
