@@ -153,10 +153,9 @@ def list_lessons(
 
     A lesson file that cannot be loaded is named on stderr and left out; the others are still listed and the
     exit code stays 0 (`netlessons validate` is the command that judges lesson files)."""
+    from netlessons.lesson import teaching_order
     from netlessons.params import rule_of
     from netlessons.runner import package_for
-
-    from netlessons.lesson import teaching_order
 
     catalog = _catalog(dirs)
     rows, broken = [], []
@@ -344,27 +343,42 @@ def _raise_interrupt(caught: list[int], signum: int, frame) -> None:
 
 @contextlib.contextmanager
 def _built_lab(rendered, upto: Optional[str]):
-    """A sandbox lab built up to a step (number or id; default: all steps), closed on the way out. A step
-    that fails ends the command with its report and exit 1."""
-    from netlessons import report as reporting
+    """A sandbox lab built up to a step (its number as explain shows it, or its id; default: all steps), with
+    a progress line on a terminal, closed on the way out. Yields the lab, the number of commands run and the
+    result of a step that failed (None when all passed): a failed lab is still there to look at."""
+    from netlessons import terminal
     from netlessons.runner import Lab
 
     count = rendered.upto(upto) if upto else len(rendered.steps)
     lab = Lab(rendered)
+    progress = terminal.Progress()
     try:
-        failed = lab.build(list(rendered.steps[:count]))
-        if failed:
-            typer.echo(reporting.failure_text(failed, lab.mode), err=True)
-            raise typer.Exit(errors.EXIT_CHECK_FAILED)
-        yield lab, count
+        failed = None
+        for done, step in enumerate(rendered.steps[:count], 1):
+            progress.show(f"building the lab of {rendered.lesson.id}: {done}/{count} commands")
+            outcome = lab.step(step)
+            if not outcome.passed:
+                failed = outcome
+                break
+        progress.clear()
+        yield lab, count, failed
     finally:
+        progress.clear()
         lab.close()
+
+
+def _failure_notice(rendered, failed, mode: str, what: str) -> None:
+    from netlessons import report as reporting
+
+    label = rendered.label(failed.step)
+    typer.echo(reporting.failure_text(failed, mode, label), err=True)
+    typer.echo(f"\nnetlessons: {what} the lab as step {label} left it, when it failed.", err=True)
 
 
 @app.command("walk")
 @handles_errors
 def walk(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    lesson: str = LessonArgument,
     auto: Optional[float] = typer.Option(None, "--auto", metavar="SECONDS",
                                          help="Play by itself, pausing this long before each step."),
     sets: Optional[List[str]] = SetOption,
@@ -383,9 +397,10 @@ def walk(
 @app.command("shell")
 @handles_errors
 def lab_shell(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
-    upto: Optional[str] = typer.Option(None, "--upto", metavar="STEP",
-                                       help="Stop after this step (its number as `run` counts, or its id)."),
+    lesson: str = LessonArgument,
+    upto: Optional[str] = typer.Option(None, "--upto", metavar="STEP", autocompletion=complete_step,
+                                       help="Stop after this step: its number as explain shows it (12, 12.2), "
+                                            "or its id."),
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
     dirs: Optional[List[Path]] = DirsOption,
@@ -393,34 +408,25 @@ def lab_shell(
     """Build the lesson's lab in a sandbox (up to a step), then open a shell inside it. It all vanishes
     when you leave the shell. If a step fails, the shell opens on the lab as that step left it. The exit status
     is the shell's."""
-    from netlessons import report as reporting
-    from netlessons.runner import Lab
-
     rendered = _render(lesson, sets, flavor, dirs)
-    count = rendered.upto(upto) if upto else len(rendered.steps)
-    lab = Lab(rendered)
-    try:
-        failed = lab.build(list(rendered.steps[:count]))
+    with _built_lab(rendered, upto) as (lab, count, failed):
         if failed:
-            number = rendered.steps.index(failed.step) + 1
-            typer.echo(reporting.failure_text(failed, lab.mode), err=True)
-            typer.echo(f"\nThe lab of {lesson} as step {number} left it, after the failure: look around. "
-                       "`exit` ends the shell and the lab.", err=True)
+            _failure_notice(rendered, failed, lab.mode, "The shell opens on")
         else:
-            typer.echo(f"The lab of {lesson} after {count} steps. Try: ip netns list; ip -br link; "
+            where = f"step {rendered.label(rendered.steps[count - 1])}" if count else "its start"
+            typer.echo(f"The lab of {lesson} after {where}. Try: ip netns list; ip -br link; "
                        "`exit` ends the shell and the lab.", err=True)
         status = lab.open_shell()
-    finally:
-        lab.close()
     raise typer.Exit(status)
 
 
 @app.command("diagram")
 @handles_errors
 def draw(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
-    step: Optional[str] = typer.Option(None, "--step", metavar="N",
-                                       help="Draw the lab after this step (number or id); default: fully built."),
+    lesson: str = LessonArgument,
+    step: Optional[str] = typer.Option(None, "--step", metavar="N", autocompletion=complete_step,
+                                       help="Draw the lab after this step: its number as explain shows it "
+                                            "(12, 12.2), or its id; default: fully built."),
     fmt: str = typer.Option("text", "--format", help="text, mermaid, dot, svg, or json (the topology as data)."),
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
@@ -429,33 +435,25 @@ def draw(
     """Draw the lesson's topology from the real state of a sandbox run. When a step fails, the lab is drawn
     as it was at that failure (with a notice on stderr, exit 1)."""
     from netlessons import diagram, state
-    from netlessons import report as reporting
-    from netlessons.runner import Lab
 
     if fmt not in diagram.FORMATS:
         raise errors.ParameterError(f"--format must be one of {', '.join(diagram.FORMATS)}; {fmt!r} is not")
     rendered = _render(lesson, sets, flavor, dirs)
-    count = rendered.upto(step) if step else len(rendered.steps)
-    lab = Lab(rendered)
-    try:
-        failed = lab.build(list(rendered.steps[:count]))
+    with _built_lab(rendered, step) as (lab, _, failed):
         snapshot = state.snapshot(lab.run)
-    finally:
-        lab.close()
     if fmt == "svg" and diagram.dot_program() is None:
         typer.echo("netlessons: Graphviz dot is not installed, so the SVG uses a simple layout of its own "
                    "(apt-get install graphviz for a better one).", err=True)
     typer.echo(diagram.render(snapshot, fmt), nl=False)
     if failed:
-        typer.echo(reporting.failure_text(failed, lab.mode), err=True)
-        typer.echo(f"netlessons: the drawing shows the lab as it was when step {failed.step.id!r} failed.", err=True)
+        _failure_notice(rendered, failed, lab.mode, "The drawing shows")
         raise typer.Exit(errors.EXIT_CHECK_FAILED)
 
 
 @app.command("export")
 @handles_errors
 def export(
-    lesson: str = typer.Argument(..., help="Lesson id, e.g. bridge-3ns."),
+    lesson: str = LessonArgument,
     fmt: str = typer.Option("md", "--format", help="md (Markdown with a Mermaid diagram) or html (inline SVG)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
     sets: Optional[List[str]] = SetOption,

@@ -143,7 +143,7 @@ class Handout:
 
 
 _PLUMBING = [
-    (re.compile(r"^echo \$! >/tmp/netlessons-[\w.-]+\.pid$"), "records the server's process id, so that the lab "
+    (re.compile(r"^echo \$! >\"\$LAB\"/[\w.-]+\.pid$"), "records the server's process id, so that the lab "
                                                             "can stop it"),
     (re.compile(r"^for _ in \$\(seq \d+\); do .*ss -Hltn 'sport = :(\d+)'.*; done$"),
      "waits until the server listens on port {0}"),

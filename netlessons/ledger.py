@@ -283,8 +283,8 @@ def identity_probes(creates: Iterable[Owned], own_namespaces: set[str], ledger: 
             pidfile = f'"$LAB"/{shlex.quote(owned.name + ".pid")}'
             after.append(f"__nl_v=$(cat {pidfile} 2>/dev/null) && "
                          "__nl_w=$(sed 's/^.*) //' \"/proc/$__nl_v/stat\" 2>/dev/null | cut -d' ' -f20) && "
-                         + _append_line({"made": "process", "name": owned.name, "netns": owned.netns}, '"pid": %s, "start": "%s"',
-                                        '"$__nl_v" "$__nl_w"', ledger))
+                         + _append_line({"made": "process", "name": owned.name, "netns": owned.netns},
+                                        '"pid": %s, "start": "%s"', '"$__nl_v" "$__nl_w"', ledger))
         elif owned.kind in ("file", "dir"):
             path = shlex.quote(owned.name)
             for parent in _parents(owned.name):

@@ -24,8 +24,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.visitor import NodeTransformer
 
 from netlessons.catalog import Catalog, data_dir
-from netlessons.errors import (LessonFileError, LessonFileErrors, NetlessonsError, ParameterError, SubnetTooSmall,
-                               printable)
+from netlessons.errors import (
+    LessonFileError,
+    LessonFileErrors,
+    NetlessonsError,
+    ParameterError,
+    SubnetTooSmall,
+    printable,
+)
 from netlessons.lesson import Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec
 from netlessons.params import check_object_name, resolve
 

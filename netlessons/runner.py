@@ -217,7 +217,9 @@ class Lab:
 
     def open_shell(self) -> int:
         """Hand the learner an interactive shell in the lab; the prompt names the lesson."""
-        return self.shell.interactive(f"[netlessons {self.rendered.lesson.id}] \\w# ", enter=not self.host)
+        lab = self.run('printf %s "$LAB"').stdout  # the lab's own folder, for the learner too
+        return self.shell.interactive(f"[netlessons {self.rendered.lesson.id}] \\w# ", enter=not self.host,
+                                      extra_env={"LAB": lab} if lab else None)
 
     def interrupt(self) -> None:
         """Stop whatever runs now; a later close() cleans up with a fresh shell."""

@@ -130,10 +130,10 @@ class LabShell:
         return ["nsenter", f"--target={self.lab_pid()}", "--user", "--preserve-credentials", "--net", "--mount",
                 "--pid", "--root", "--wd"]
 
-    def interactive(self, prompt: str, enter: bool) -> int:
+    def interactive(self, prompt: str, enter: bool, extra_env: dict[str, str] | None = None) -> int:
         """An interactive bash for the learner, inside the lab's namespaces when `enter` (the sandbox);
         it shares this terminal and returns its exit status when the learner leaves it."""
-        env = {**lab_environment(), "PS1": prompt}
+        env = {**lab_environment(), **(extra_env or {}), "PS1": prompt}
         argv = ["bash", "--norc", "--noprofile", "-i"]
         if enter:
             prefix = self.enter_command()

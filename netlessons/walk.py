@@ -23,6 +23,7 @@ from typing import Iterator, TextIO
 
 from netlessons.errors import NetlessonsError
 from netlessons.lesson import RenderedLesson
+from netlessons.report import prerequisites_line
 from netlessons.runner import Lab, Observer, StepResult
 
 KEYS = {"": "run", "\r": "run", "\n": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit", "\x04": "quit"}
@@ -111,7 +112,7 @@ class Walk:
 
     def show_step(self, number: int, total: int, outcome: StepResult | None, step) -> None:
         if outcome is None:
-            self.say(f"\n── Step {number}/{total}: {step.title}")
+            self.say(f"\n── Step {self.rendered.label(step)}/{self.rendered.step_count}: {step.title}")
             for line in textwrap.wrap(" ".join(step.explain.split()), 96):
                 self.say(f"   {line}")
             if step.erratum:
@@ -136,11 +137,10 @@ class Walk:
         self.say("The lab is a throwaway sandbox: nothing on this machine changes.")
         lab = Lab(rendered)
         try:
-            for prerequisite in rendered.prerequisites:
-                steps = [s for s in rendered.steps if s.lesson == prerequisite.id]
-                results = [lab.step(s) for s in steps]
+            if rendered.prerequisites:
+                results = [lab.step(s) for s in rendered.prerequisite_steps]
                 verdict = "ok" if all(r.passed for r in results) else "FAILED"
-                self.say(f"\n(restoring the lab of {prerequisite.id}: {len(steps)} steps, {verdict})")
+                self.say(f"\n(built {prerequisites_line(rendered)} first: {len(results)} commands, {verdict})")
             observer = Observer(lab)
             steps = [s for s in rendered.steps if s.lesson == rendered.lesson.id] + list(rendered.cleanup)
             if self.auto is None and self.terminal:
@@ -170,7 +170,7 @@ class Walk:
                 if choice == "repeat" and last_run is not None:
                     index = last_run
                     step = steps[index]
-                    self.say(f"   (repeating step {index + 1}: $ {step.command})")
+                    self.say(f"   (repeating step {self.rendered.label(step)}: $ {step.command})")
                 outcome = observer.after(lab.step(step))
                 self.show_step(index + 1, len(steps), outcome, step)
                 if outcome.passed:

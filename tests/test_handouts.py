@@ -182,7 +182,7 @@ def test_every_command_line_has_a_prompt_and_plumbing_is_folded_away():
         assert "waits until the server listens on port 8080" in plumbing
     catalog = Catalog.default()
     cni = render_lesson(catalog, catalog.get("cni-bridge-plugin"))
-    heredoc = next(s for s in cni.own_steps if "<<'NETLESSONS_JSON'" in s.command)
+    heredoc = next(s for s in cni.own_steps if "<<NETLESSONS_JSON" in s.command)
     prompts = [line.prompt for line in command_lines(heredoc.command)]
     assert prompts == ["$"] + [">"] * (len(prompts) - 1)  # the document and its end word continue the command
     assert [line.prompt for line in command_lines("a && \\\nb\necho 'x\ny'\nc |\nd\ne")] == \
