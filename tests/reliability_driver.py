@@ -408,6 +408,39 @@ def scenario_sigint(steps: str, lesson: str = "bridge-3ns") -> dict:
     return {"results": results}
 
 
+def scenario_signal(name: str, step: str, lesson: str = "bridge-3ns") -> dict:
+    """SIGHUP or SIGTERM after a step of a host run: the same clean-up as Ctrl-C, then exit 128 + signal."""
+    make_busy_node()
+    baseline = settled_busy_state()
+    process = start_run(lesson, "--host")
+    reached, seen = read_until_step(process, int(step))
+    process.send_signal(getattr(signal, name))
+    run = finish(process, seen)
+    strays = wait_for_strays()
+    after = settled_busy_state()
+    cleanup = netlessons("cleanup")
+    return {"reached": reached, "rc": run["rc"], "tail": run["out"][-600:] + run["err"][-600:],
+            "strays": strays, "changed": differences(baseline, after), "cleanup": cleanup.stdout + cleanup.stderr}
+
+
+def scenario_corrupt_ledgers() -> dict:
+    """Ledger files that are not what a run writes: `cleanup` and a host run report and skip them."""
+    LEDGER_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (LEDGER_DIR / "string.jsonl").write_text('"kind"\n')
+    (LEDGER_DIR / "list.jsonl").write_text('["kind"]\n')
+    (LEDGER_DIR / "no-name.jsonl").write_text('{"kind": "link"}\n')
+    (LEDGER_DIR / "number-name.jsonl").write_text('{"kind": "link", "name": 5}\n')
+    (LEDGER_DIR / "bytes.jsonl").write_bytes(b"\xff\xfe\x00garbage\n")
+    (LEDGER_DIR / "folder.jsonl").mkdir()
+    (LEDGER_DIR / "link.jsonl").symlink_to("/etc/passwd")
+    baseline = full_state()
+    first = netlessons("cleanup")
+    run = netlessons("run", "netns-basics", "--host")
+    return {"cleanup_rc": first.returncode, "cleanup": first.stdout + first.stderr, "run_rc": run.returncode,
+            "run": run.stdout[-1500:] + run.stderr, "passwd_intact": Path("/etc/passwd").stat().st_size > 0,
+            "changed": [k for k in differences(baseline, full_state()) if k != "ledgers"]}
+
+
 SLOW_IP = """#!/bin/sh
 # Stands in for ip. Once armed, a call from the clean-up's shell (not the lesson's, whose pid is in
 # lesson-shell) that takes something down announces itself and waits for release, so a second Ctrl-C can be
