@@ -757,6 +757,8 @@ def main() -> None:
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=1777", "reliability-tmp", "/tmp"], check=True)
         TRACK_FILES = True
     WORK.mkdir(parents=True, exist_ok=True)
+    # No render cache: its folder would be one more file under the private /tmp that the scenarios compare.
+    os.environ["NETLESSONS_CACHE_DIR"] = ""
     name, *args = sys.argv[1:]
     print(json.dumps(globals()[f"scenario_{name}"](*args)))
 

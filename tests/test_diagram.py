@@ -14,6 +14,7 @@ from netlessons.catalog import Catalog
 from netlessons.render import render_lesson
 from netlessons.runner import run_step, start_sandbox
 from netlessons.state import ROOT, Link, Namespace, Route, Snapshot
+from tests.failing_lesson import broken_lessons
 from tests.helpers import netlessons
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -249,8 +250,9 @@ def test_vxlan_overlay_draws_the_tunnel_between_the_vteps(lessons_drawn):
     assert flannel["mtu"] == 1450 and flannel["vxlan"]["remotes"] == ["192.168.0.2"]
 
 
-def test_a_failing_step_draws_the_lab_as_it_was_then():
-    result = netlessons("diagram", "veth-pair", "--set", "addr2=10.0.1.2/24", "--format", "json")
+def test_a_failing_step_draws_the_lab_as_it_was_then(tmp_path):
+    folder = broken_lessons(tmp_path / "broken")
+    result = netlessons("diagram", "mismatched-subnets", "--lessons-dir", str(folder), "--format", "json")
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     addresses = {address for ns in data["namespaces"] for link in ns["links"] for address in link["addresses"]}

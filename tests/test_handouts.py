@@ -32,7 +32,7 @@ def test_handout_is_current(lesson, host_unchanged):
 @pytest.mark.parametrize("lesson", LESSON_IDS)
 def test_handout_has_real_output_and_a_mermaid_diagram(lesson):
     text = (HANDOUTS / f"{lesson}.md").read_text()
-    assert "```mermaid\nflowchart LR" in text
+    assert "```mermaid\nflowchart TB" in text
     assert "```console\n$ ip" in text
     outputs = [block.split("\n", 1)[1] for block in text.split("```console\n$ ")[1:]]
     assert any(not out.startswith("```") for out in outputs)  # some command printed real output

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.failing_lesson import broken_lessons
 from tests.helpers import ROOT, netlessons, without_tools
 from tests.test_run import as_nobody, ordinary_user_copy  # noqa: F401  (a session fixture, used below)
 
@@ -118,12 +119,13 @@ def test_shell_enters_the_lab_and_passes_its_exit_status_on(user, host_unchanged
     assert "setgroups" not in result.stderr
 
 
-def test_shell_after_a_failing_step_opens_the_lab_as_it_was_left(user, host_unchanged):
+def test_shell_after_a_failing_step_opens_the_lab_as_it_was_left(user, host_unchanged, tmp_path):
     who, site = user
-    result = _shell(who, site, "shell", "veth-pair", "--set", "addr2=10.0.1.2/24",
+    folder = broken_lessons(tmp_path / "broken")
+    result = _shell(who, site, "shell", "mismatched-subnets", "--lessons-dir", str(folder),
                     input="ip netns exec ns2 ip -br addr show dev veth2\nexit 4\n")
     assert result.returncode == 4, result.stdout + result.stderr
-    assert "failed" in result.stderr and "after the failure" in result.stderr
+    assert "failed" in result.stderr and "as step 3 left it" in result.stderr
     assert "10.0.1.2/24" in result.stdout  # the lab as the failing step left it
 
 

@@ -54,8 +54,9 @@ def _lesson_rows() -> list[dict]:
 
 LESSON_ROWS = _lesson_rows()
 LESSON_IDS = [row["id"] for row in LESSON_ROWS]
-BRIDGE_STEPS = next(row["steps"] for row in LESSON_ROWS if row["id"] == "bridge-3ns")  # its clean-up included
-BRIDGE_BUILD_STEPS = len(render.render_lesson(Catalog.default(), Catalog.default().get("bridge-3ns")).steps)
+_BRIDGE = render.render_lesson(Catalog.default(), Catalog.default().get("bridge-3ns"))
+BRIDGE_BUILD_STEPS = len(_BRIDGE.steps)  # commands, as the live view shows one line each
+BRIDGE_STEPS = BRIDGE_BUILD_STEPS + len(_BRIDGE.cleanup)  # its clean-up included
 
 
 def driver(scenario: str, *args: str, timeout: float = 600) -> dict:
