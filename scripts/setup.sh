@@ -2,11 +2,12 @@
 # Set up netlessons on Debian or Ubuntu: the system packages the lessons use, then a virtual environment in
 # .venv with netlessons installed from this folder (not editable).
 #
-#   bash scripts/setup.sh [--test] [--bench] [--no-apt] [--list-packages]
+#   bash scripts/setup.sh [--test] [--bench] [--no-apt] [--no-venv] [--list-packages]
 #
 #   --test           also what the test suite needs (a headless browser, tmux, nftables, pytest, shellcheck)
 #   --bench          also Debian's mininet, which the benchmarks compare against
 #   --no-apt         never call apt-get; only say which packages are missing
+#   --no-venv        only the system packages (an administrator preparing a machine for a class)
 #   --list-packages  print the packages these options need, one a line, and change nothing
 #
 # apt-get runs (as root, or through sudo) only for packages that dpkg says are missing, so a student whose
@@ -15,14 +16,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '5,10s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '5,11s/^# \{0,1\}//p' "$0"; }
 
-with_tests=0 with_bench=0 use_apt=1 list_only=0
+with_tests=0 with_bench=0 use_apt=1 list_only=0 make_venv=1
 for arg in "$@"; do
   case "$arg" in
     --test) with_tests=1 ;;
     --bench) with_bench=1 ;;
     --no-apt) use_apt=0 ;;
+    --no-venv) make_venv=0 ;;
     --list-packages) list_only=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "scripts/setup.sh: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
@@ -80,6 +82,11 @@ else
   echo "netlessons setup: installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "$make_venv" = 0 ]; then
+  echo "netlessons setup: done (no venv: --no-venv)."
+  exit 0
 fi
 
 # Debian's own python3 lives where every account can run it; a pyenv or conda python3 first on PATH may live

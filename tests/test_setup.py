@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -216,3 +217,86 @@ def test_setup_with_test_installs_every_program_of_the_tests():
         if owner != package:
             problems.append(f"TEST_PROGRAMS says {program} is in {package}, dpkg says {owner}")
     assert not problems, "\n".join(problems)
+
+
+# --- apt-get only for what is missing, sudo only when not root --------------------------------------------
+
+SHIMS = {
+    # dpkg-query -W -f=${Status} PACKAGE: installed unless named in $MISSING
+    "dpkg-query": 'case " $MISSING " in *" ${!#} "*) exit 1 ;; esac; echo "install ok installed"',
+    "apt-get": 'echo "$(id -u) apt-get $*" >> "$CALLS"',
+    "sudo": 'echo "$(id -u) sudo $*" >> "$CALLS"; exit 1',
+}
+TOOLS_THE_SCRIPT_USES = ("dirname", "id", "grep", "env", "sed")
+
+
+@pytest.fixture
+def fake_apt(ordinary_user_tmp):
+    """A world-readable copy of setup.sh and a PATH of stand-ins: dpkg-query answers from $MISSING, apt-get and
+    sudo only write down that they were called. Nothing is installed."""
+    folder = Path(tempfile.mkdtemp(dir=ordinary_user_tmp))
+    (folder / "scripts").mkdir()
+    shutil.copy(SETUP, folder / "scripts" / "setup.sh")
+    bin_dir = folder / "bin"
+    bin_dir.mkdir()
+    for name, body in SHIMS.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    for name in TOOLS_THE_SCRIPT_USES:
+        (bin_dir / name).symlink_to(shutil.which(name))
+    calls = folder / "calls"
+    calls.touch()
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    calls.chmod(0o666)
+    return folder
+
+
+def run_setup(folder: Path, *flags: str, missing: str = "", as_root: bool = False,
+              sudo: bool = False) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """setup.sh --no-venv with the stand-ins; as an ordinary user (nobody) unless as_root. Without `sudo`,
+    there is no sudo on PATH, as on a machine where the student has none."""
+    bin_dir = folder / ("bin" if sudo else "bin-nosudo")
+    if not sudo and not bin_dir.exists():
+        shutil.copytree(folder / "bin", bin_dir, symlinks=True)
+        (bin_dir / "sudo").unlink()
+    prefix = [shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 and not as_root \
+        else []
+    env = {"PATH": str(bin_dir), "MISSING": missing, "CALLS": str(folder / "calls"), "LANG": "C.UTF-8"}
+    (folder / "calls").write_text("")
+    result = subprocess.run([*prefix, "/bin/bash", str(folder / "scripts" / "setup.sh"), "--no-venv", *flags],
+                            capture_output=True, text=True, env=env, cwd="/", timeout=60)
+    return result, (folder / "calls").read_text().splitlines()
+
+
+def test_a_student_with_every_package_needs_no_sudo(fake_apt):
+    result, calls = run_setup(fake_apt, "--test")
+    assert result.returncode == 0, result.stderr
+    assert calls == []
+    assert "present" in result.stdout
+
+
+def test_a_student_without_sudo_is_told_what_is_missing(fake_apt):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become an ordinary user")
+    result, calls = run_setup(fake_apt, missing="tcpdump")
+    assert result.returncode == 3
+    assert "tcpdump" in result.stderr and "--no-apt" in result.stderr
+    assert calls == []
+
+
+def test_no_apt_never_calls_apt_get(fake_apt):
+    result, calls = run_setup(fake_apt, "--no-apt", missing="tcpdump graphviz", sudo=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith("(not installed: --no-apt): tcpdump graphviz")
+    assert calls == []
+
+
+def test_only_the_missing_packages_are_installed(fake_apt):
+    """As an ordinary user through sudo; as root directly."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run both ways")
+    _, calls = run_setup(fake_apt, "--test", missing="tmux graphviz", sudo=True)
+    assert calls == ["65534 sudo apt-get update -qq"]  # the stand-in sudo refuses, and the script stops there
+    result, calls = run_setup(fake_apt, "--test", missing="tmux graphviz", as_root=True)
+    assert result.returncode == 0, result.stderr
+    assert calls == ["0 apt-get update -qq", "0 apt-get install -y -qq graphviz tmux"]
