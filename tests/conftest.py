@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,11 @@ def pytest_configure(config: pytest.Config) -> None:
     """The suite's temporary files live in a folder of its own, not in the machine-wide /tmp/pytest-of-USER
     that every pytest run of the same account shares (and may reset to mode 0700 while we run). The folder is
     world-readable, so the tests that run netlessons as an ordinary user can reach what they copy there."""
+    # Started in the background by a non-interactive shell (`cmd &`, as some CI runners do), pytest inherits
+    # SIGINT ignored, every lab it starts would too, and the Ctrl-C tests would see runs that cannot be
+    # interrupted. Children inherit an ignored signal, not a handler: restoring Python's own is enough.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if config.option.basetemp is None and not hasattr(config, "workerinput"):
         folder = world_readable_dir("netlessons-tests-")
         _OWN_TEMP.append(folder)
