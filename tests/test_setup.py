@@ -259,8 +259,8 @@ def run_setup(folder: Path, *flags: str, missing: str = "", as_root: bool = Fals
     if not sudo and not bin_dir.exists():
         shutil.copytree(folder / "bin", bin_dir, symlinks=True)
         (bin_dir / "sudo").unlink()
-    prefix = [shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 and not as_root \
-        else []
+    become_nobody = [shutil.which("setpriv") or "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    prefix = become_nobody if os.geteuid() == 0 and not as_root else []
     env = {"PATH": str(bin_dir), "MISSING": missing, "CALLS": str(folder / "calls"), "LANG": "C.UTF-8"}
     (folder / "calls").write_text("")
     result = subprocess.run([*prefix, "/bin/bash", str(folder / "scripts" / "setup.sh"), "--no-venv", *flags],
