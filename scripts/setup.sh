@@ -35,9 +35,9 @@ done
 # bridge plugin), what a learner captures packets with (tcpdump) and what draws diagrams (dot, in graphviz).
 packages=(python3 python3-venv python3-pip iproute2 bridge-utils iputils-ping util-linux procps iptables curl
           containernetworking-plugins dnsmasq-base tcpdump graphviz)
-# The tests: the HTML handout in a real headless browser, interactive features driven in tmux, and nft to
+# The tests: the HTML handout in a real headless browser (and its print, read back with pdftotext), interactive features driven in tmux, and nft to
 # compare a namespace's whole rule set before and after a run (no built-in lesson calls nft itself).
-if [ "$with_tests" = 1 ]; then packages+=(chromium tmux nftables); fi
+if [ "$with_tests" = 1 ]; then packages+=(chromium poppler-utils tmux nftables); fi
 if [ "$with_bench" = 1 ]; then packages+=(mininet); fi
 
 if [ "$list_only" = 1 ]; then

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 import tempfile
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import host_network_state, world_readable_dir
+from tests.helpers import ROOT, host_network_state, world_readable_dir
 
 _OWN_TEMP: list[Path] = []
 
@@ -67,3 +69,49 @@ def ordinary_user_tmp() -> Iterator[Path]:
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
+
+def _distributions(name: str, seen: set[str]) -> set[str]:
+    """A distribution and everything it requires (for this Python), by name."""
+    key = name.lower().replace("_", "-")
+    if key in seen:
+        return seen
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return seen
+    seen.add(key)
+    for requirement in dist.requires or []:
+        if "extra ==" in requirement:
+            continue
+        marker_free = requirement.split(";")[0]
+        dep = marker_free.replace(" ", "").split("[")[0]
+        for sep in "<>=!~(":
+            dep = dep.split(sep)[0]
+        if ";" in requirement:
+            from packaging.markers import Marker  # pip vendors packaging; so does pytest's environment
+
+            if not Marker(requirement.split(";", 1)[1]).evaluate({"extra": ""}):
+                continue
+        _distributions(dep, seen)
+    return seen
+
+
+@pytest.fixture(scope="session")
+def ordinary_user_copy(ordinary_user_tmp):
+    """The project and its dependencies in a world-readable folder, for an account that cannot read /root."""
+    folder = ordinary_user_tmp / "ordinary-user"
+    folder.mkdir()
+    site = folder / "site"
+    shutil.copytree(ROOT / "netlessons", site / "netlessons", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "lessons", site / "lessons")
+    shutil.copytree(ROOT / "templates", site / "templates")
+    for name in _distributions("typer", set()) | _distributions("jinja2", set()) | _distributions("sh", set()):
+        dist = metadata.distribution(name)
+        for file in dist.files or []:
+            source = Path(dist.locate_file(file))
+            if source.is_file() and ".." not in file.parts:
+                target = site / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+    return site

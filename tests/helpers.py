@@ -85,3 +85,12 @@ def without_tools(tools: list[str], *args: str, timeout: float = 120) -> subproc
     return subprocess.run([*prefix, "bash", "-c", f"{hide} && exec \"$@\"", "hide",
                            sys.executable, "-m", "netlessons", *args],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def as_nobody(site: Path, *args: str) -> subprocess.CompletedProcess:
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": "/tmp", "LANG": "C.UTF-8",
+           "NETLESSONS_CACHE_DIR": ""}
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, python, "-m", "netlessons", *args], capture_output=True, text=True,
+                          env=env, cwd="/", timeout=120)

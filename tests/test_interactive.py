@@ -21,7 +21,6 @@ import pytest
 
 from tests.failing_lesson import broken_lessons
 from tests.helpers import ROOT, netlessons, without_tools
-from tests.test_run import as_nobody, ordinary_user_copy  # noqa: F401  (a session fixture, used below)
 
 USERS = ["root", "nobody"]
 

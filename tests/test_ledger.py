@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import outer_namespace
-from tests.test_run import ordinary_user_copy  # noqa: F401  (a fixture)
 
 
 def driver(*args: str) -> dict:

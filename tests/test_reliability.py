@@ -36,9 +36,8 @@ from netlessons.cli import app
 from netlessons.errors import ParameterError
 from netlessons.lesson import Parameter
 from netlessons.params import convert
-from tests.helpers import ROOT, netlessons, outer_namespace, without_tools
+from tests.helpers import ROOT, as_nobody, netlessons, outer_namespace, without_tools
 from tests.reliability_driver import differences, full_state
-from tests.test_run import as_nobody, ordinary_user_copy  # noqa: F401  (a session fixture, used below)
 
 # Outer namespaces (or sandbox runs) working at the same time in the heavier tests. One at a time when this
 # project lives under /tmp: the driver cannot give each outer namespace a private /tmp then, and host-mode

@@ -5,13 +5,12 @@ from __future__ import annotations
 import shlex
 
 import pytest
-
-from netlessons.catalog import Catalog
-from netlessons.errors import LessonFileErrors, ParameterError
-from netlessons.render import Renderer, host_address, render_lesson
 from typer.testing import CliRunner
 
+from netlessons.catalog import Catalog
 from netlessons.cli import app
+from netlessons.errors import LessonFileErrors, ParameterError
+from netlessons.render import Renderer, host_address, render_lesson
 from tests.helpers import LESSONS, netlessons
 
 TQS = "'" * 3  # a TOML literal multi-line string needs no escapes

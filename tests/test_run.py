@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
-from tests.helpers import LESSONS, ROOT, netlessons, without_tools
+from tests.helpers import LESSONS, ROOT, as_nobody, netlessons, without_tools
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -102,64 +100,6 @@ def test_an_expected_failure_must_fail(tmp_path):
 
 
 # --- as an ordinary user ------------------------------------------------------------------------------------
-
-def _distributions(name: str, seen: set[str]) -> set[str]:
-    """A distribution and everything it requires (for this Python), by name."""
-    key = name.lower().replace("_", "-")
-    if key in seen:
-        return seen
-    try:
-        dist = metadata.distribution(name)
-    except metadata.PackageNotFoundError:
-        return seen
-    seen.add(key)
-    for requirement in dist.requires or []:
-        if "extra ==" in requirement:
-            continue
-        marker_free = requirement.split(";")[0]
-        dep = marker_free.replace(" ", "").split("[")[0]
-        for sep in "<>=!~(":
-            dep = dep.split(sep)[0]
-        if ";" in requirement:
-            from packaging.markers import Marker  # pip vendors packaging; so does pytest's environment
-
-            if not Marker(requirement.split(";", 1)[1]).evaluate({"extra": ""}):
-                continue
-        _distributions(dep, seen)
-    return seen
-
-
-@pytest.fixture(scope="session")
-def ordinary_user_copy(tmp_path_factory):
-    """The project and its dependencies in a world-readable folder, for an account that cannot read /root."""
-    folder = tmp_path_factory.mktemp("ordinary-user")
-    folder.chmod(0o755)
-    for parent in folder.parents:
-        if str(parent).startswith("/tmp/") and parent != Path("/tmp"):
-            parent.chmod(0o755)
-    site = folder / "site"
-    shutil.copytree(ROOT / "netlessons", site / "netlessons", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "lessons", site / "lessons")
-    shutil.copytree(ROOT / "templates", site / "templates")
-    for name in _distributions("typer", set()) | _distributions("jinja2", set()) | _distributions("sh", set()):
-        dist = metadata.distribution(name)
-        for file in dist.files or []:
-            source = Path(dist.locate_file(file))
-            if source.is_file() and ".." not in file.parts:
-                target = site / file
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
-    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
-    return site
-
-
-def as_nobody(site: Path, *args: str) -> subprocess.CompletedProcess:
-    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "HOME": "/tmp", "LANG": "C.UTF-8"}
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-    return subprocess.run([*prefix, python, "-m", "netlessons", *args], capture_output=True, text=True,
-                          env=env, cwd="/", timeout=120)
-
 
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_lesson_passes_as_an_ordinary_user(lesson, ordinary_user_copy, host_unchanged):

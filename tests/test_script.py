@@ -11,8 +11,8 @@ import pytest
 from netlessons.catalog import Catalog
 from netlessons.render import render_lesson
 from netlessons.sandbox import SETUP, sandbox_command
-from netlessons.shell import lab_environment
 from netlessons.script import render_script
+from netlessons.shell import lab_environment
 from tests.helpers import LESSONS, ROOT, program
 from tests.reference import TABLES
 

@@ -37,7 +37,10 @@ TEST_PROGRAMS = {
     "mount": "mount", "umount": "mount", "mkdir": "coreutils", "chmod": "coreutils", "rm": "coreutils",
     "dd": "coreutils", "nft": "nftables", "iptables": "iptables", "chromium": "chromium", "tmux": "tmux",
     "tcpdump": "tcpdump", "dot": "graphviz", "brctl": "bridge-utils", "dpkg-query": "dpkg", "shellcheck": "venv",
+    "pdftotext": "poppler-utils",
 }
+# Words of the shell's own language that a command given to a lab shell may start with: no program.
+SHELL_WORDS = {"for", "if", "while", "until", "case", "test", "[", "{", "(", "!", "export", "cd", "echo", "printf"}
 # Another name a test tries for the same program (Ubuntu's older package), not a program of its own.
 ALIASES = {"chromium-browser": "chromium"}
 SUBPROCESS_CALLS = {"run", "Popen", "check_output", "check_call", "call", "which", "program", "run_once"}
@@ -130,7 +133,7 @@ def programs_in_tests() -> dict[str, str]:
                 words += [_first_word(v) for v in values if isinstance(v, (ast.List, ast.Tuple)) and len(v.elts) > 1
                           and isinstance(v.elts[1], ast.Constant) and str(v.elts[1].value).startswith("-")]
             for word in words:
-                if word and re.fullmatch(r"[a-z][a-z0-9.+_-]*", word):
+                if word and re.fullmatch(r"[a-z][a-z0-9.+_-]*", word) and word not in SHELL_WORDS:
                     found.setdefault(ALIASES.get(word, word), f"{path.name}:{node.lineno}")
     return found
 
