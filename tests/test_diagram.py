@@ -258,7 +258,7 @@ def test_a_failing_step_draws_the_lab_as_it_was_then(tmp_path):
     addresses = {address for ns in data["namespaces"] for link in ns["links"] for address in link["addresses"]}
     assert {"10.0.0.1/24", "10.0.1.2/24"} <= addresses  # the mismatched subnets the learner wants to see
     assert len(data["veth_pairs"]) == 1
-    assert "failed" in result.stderr and "as it was when step" in result.stderr
+    assert "failed" in result.stderr and "shows the lab as step 3 left it" in result.stderr
 
 
 # --- tunnels, routes and lost ends on hand-made snapshots --------------------------------------------------

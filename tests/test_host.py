@@ -52,6 +52,6 @@ def test_keep_then_cleanup_restores_the_machine(host_unchanged):
 def test_ctrl_c_exits_130_and_removes_this_runs_objects(after_step, host_unchanged):
     seen = scenario("sigint", str(after_step))
     assert seen["rc"] == 130, seen["out"] + seen["err"]
-    assert "interrupted" in seen["out"]
+    assert "INTERRUPTED after" in seen["out"]
     assert seen["unchanged"], seen["out"]
     assert seen["cleanup"].strip() == "nothing to clean up"

@@ -200,7 +200,7 @@ def test_ctrl_c_after_a_step_removes_only_this_runs_objects():
         assert r["reached"] and r["strays"] == [] and r["bystanders_intact"], show(r)
         assert r["rc"] in ((0, 130) if r["step"] == BRIDGE_STEPS else (130,)), show(r)
         if r["step"] < BRIDGE_STEPS:
-            assert "interrupted" in r["tail"], show(r)
+            assert "INTERRUPTED after" in r["tail"], show(r)
             assert r["changed"] == [], show(r)
             assert r["cleanup"].strip() == "nothing to clean up", show(r)
         else:
