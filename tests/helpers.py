@@ -157,3 +157,34 @@ def scenario(*args: str) -> dict:
     result = outer_namespace([sys.executable, "-m", "tests.outer_driver", *args], timeout=180)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def made_lesson(lesson_id: str, steps: list[tuple[str, str]] = (), cleanup: list[tuple[str, str]] = (),
+                prerequisites: tuple[str, ...] = ()):
+    """A Lesson built in memory for the unit tests: (spec id, foreach) per step; no file behind it."""
+    from netlessons.lesson import Lesson, StepSpec
+
+    def specs(items):
+        return tuple(StepSpec(id=i, title=f"title of {i}", explain=f"why {i}", run="true", foreach=loop)
+                     for i, loop in items)
+
+    return Lesson(id=lesson_id, title=f"The {lesson_id}", summary=f"About {lesson_id}.", path=Path("/nowhere"),
+                  prerequisites=prerequisites, steps=specs(steps), cleanup=specs(cleanup))
+
+
+def made_step(lesson: str, group: str, round_id: str = "", phase: str = "steps", command: str = "true",
+              **fields):
+    """A rendered Step for the unit tests: one round of the step spec `group`."""
+    from netlessons.lesson import Expectation, Step
+
+    expect = fields.pop("expect", Expectation())
+    return Step(id=round_id or group, title=f"title of {group}", explain=f"why {group}", command=command,
+                expect=expect, group=group, lesson=lesson, phase=phase, **fields)
+
+
+def made_rendered(lesson, steps, cleanup=(), prerequisites=(), flavor: str = ""):
+    """A RenderedLesson put together by hand, so the unit tests need no template and no catalog."""
+    from netlessons.lesson import RenderedLesson
+
+    return RenderedLesson(lesson=lesson, flavor=flavor, values={}, parameters=(), prerequisites=tuple(prerequisites),
+                          steps=tuple(steps), cleanup=tuple(cleanup))
