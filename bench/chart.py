@@ -48,7 +48,7 @@ def scaling_svg(series: dict[str, list[tuple[int, float]]]) -> str:
                "N (namespaces on the bridge)</text>")
     out.append(f'<text transform="translate(18 {(top + base) / 2}) rotate(-90)" text-anchor="middle">'
                "seconds (wall)</text>")
-    for index, ((name, line), colour) in enumerate(zip(series.items(), COLOURS)):
+    for index, ((name, line), colour) in enumerate(zip(series.items(), COLOURS, strict=False)):
         coords = " ".join(f"{x(n)},{y(t)}" for n, t in sorted(line))
         out.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"/>')
         out += [f'<circle cx="{x(n)}" cy="{y(t)}" r="3.5" fill="{colour}"/>' for n, t in line]

@@ -126,7 +126,7 @@ def timed(argv: list[str], cwd: Path, copies: int = 1) -> tuple[float, list[str]
         watchdog.cancel()
         elapsed = time.perf_counter() - start
         failures = []
-        for code, log in zip(codes, logs):
+        for code, log in zip(codes, logs, strict=True):
             if code != 0:
                 log.seek(0)
                 failures.append(f"exit {code}, {what_went_wrong(log.read().decode(errors='replace'))}")

@@ -129,7 +129,7 @@ COSTS = [
      "_render", ""),
     ("… of which rendering with Jinja (`render_lesson`, on a cache miss)", "netlessons/render.py",
      "render_lesson", ""),
-    ("looking for the tools (`check_tools`)", "netlessons/runner.py", "check_tools", ""),
+    ("looking for the tools (`check_tools`)", "netlessons/tools.py", "check_tools", ""),
     ("starting the sandbox (`LabShell.__init__`, imports included)", "netlessons/shell.py", "__init__", ""),
     ("the lesson's commands (`LabShell.run` from `run_step`)", "netlessons/shell.py", "run", "run_step"),
     ("state checks (`_poll_state`)", "netlessons/runner.py", "_poll_state", ""),

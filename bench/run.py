@@ -71,7 +71,7 @@ def measure_all(tool: Netlessons, plan: Plan) -> Results:
                   "bridge-3ns": measure.run_profile(tool, ["bridge-3ns"])},
         machine=measure.machine(tool, load_before), started=started)
     elapsed = time.perf_counter() - clock
-    busy, ours = (after - before for after, before in zip(measure.cpu_seconds(), cpu_before))
+    busy, ours = (after - before for after, before in zip(measure.cpu_seconds(), cpu_before, strict=True))
     results.minutes = elapsed / 60
     capacity = elapsed * (os.cpu_count() or 1)
     results.cpu = (f"of the {capacity:.0f} CPU-seconds the run lasted, {busy:.0f} were busy: {ours:.0f} "

@@ -155,7 +155,7 @@ def list_lessons(
     exit code stays 0 (`netlessons validate` is the command that judges lesson files)."""
     from netlessons.lesson import teaching_order
     from netlessons.params import rule_of
-    from netlessons.runner import package_for
+    from netlessons.tools import package_for
 
     catalog = _catalog(dirs)
     rows, broken = [], []
@@ -347,19 +347,15 @@ def _built_lab(rendered, upto: Optional[str]):
     a progress line on a terminal, closed on the way out. Yields the lab, the number of commands run and the
     result of a step that failed (None when all passed): a failed lab is still there to look at."""
     from netlessons import terminal
-    from netlessons.runner import Lab
+    from netlessons.runner import Lab, Policy
 
     count = rendered.upto(upto) if upto else len(rendered.steps)
     lab = Lab(rendered)
     progress = terminal.Progress()
     try:
-        failed = None
-        for done, step in enumerate(rendered.steps[:count], 1):
-            progress.show(f"building the lab of {rendered.lesson.id}: {done}/{count} commands")
-            outcome = lab.step(step)
-            if not outcome.passed:
-                failed = outcome
-                break
+        policy = Policy(announce=lambda done, _: progress.show(
+            f"building the lab of {rendered.lesson.id}: {done}/{count} commands"))
+        failed = next((outcome for outcome in lab.play(rendered.steps[:count], policy) if not outcome.passed), None)
         progress.clear()
         yield lab, count, failed
     finally:

@@ -17,8 +17,8 @@ from functools import cache, partial
 
 from netlessons import sandbox, shell
 from netlessons.errors import EnvironmentProblem, NetlessonsError
-from netlessons.runner import package_for
-from netlessons.shell import CommandResult
+from netlessons.results import CommandResult
+from netlessons.tools import package_for
 
 Which = Callable[..., str | None]  # called as which(name) or which(name, path=...), like shutil.which
 Run = Callable[..., CommandResult]  # called as run(argv, timeout=...), like shell.run_once

@@ -52,7 +52,7 @@ def parameter_lines(rendered: RenderedLesson, width: int = 100) -> list[str]:
 
 def packages_needed(rendered: RenderedLesson) -> list[str]:
     """The Debian packages of the tools the lesson runs: the words `list` and `doctor` use too."""
-    from netlessons.runner import package_for
+    from netlessons.tools import package_for
 
     return sorted({package_for(tool) for tool in rendered.needs})
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import html
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from netlessons import diagram, state
 from netlessons.explain import expected_in_words
 from netlessons.lesson import RenderedLesson
 from netlessons.params import convert
-from netlessons.runner import Lab, Observer, StepResult
+from netlessons.results import StepResult
+from netlessons.runner import EVERY_STEP, WATCHED, Lab
 from netlessons.terminal import Progress
 
 _MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
@@ -69,18 +70,16 @@ def capture(rendered: RenderedLesson, progress: Progress | None = None) -> Captu
     lab = Lab(rendered)
     try:
         before = rendered.prerequisite_steps
-        for count, step in enumerate(before, 1):
-            progress.show(f"building the lab of {', '.join(p.id for p in rendered.prerequisites)}: "
-                          f"{count}/{len(before)} commands")
-            captured.results.append(lab.step(step))
-        observer = Observer(lab)
-        for step in rendered.own_steps:
-            progress.show(f"running step {rendered.label(step)} of {rendered.step_count}")
-            captured.results.append(observer.after(lab.step(step)))
-        captured.built = observer.last
-        for step in rendered.cleanup:
-            progress.show(f"running step {rendered.label(step)} of {rendered.step_count} (clean-up)")
-            captured.results.append(observer.after(lab.step(step)))
+        building = replace(EVERY_STEP, announce=lambda count, _: progress.show(
+            f"building the lab of {', '.join(p.id for p in rendered.prerequisites)}: {count}/{len(before)} commands"))
+        captured.results += lab.play(before, building)
+        own = replace(WATCHED, announce=lambda _, step: progress.show(
+            f"running step {rendered.label(step)} of {rendered.step_count}"))
+        captured.results += lab.play(rendered.own_steps, own)
+        captured.built = lab.watch().last
+        cleanup = replace(WATCHED, announce=lambda _, step: progress.show(
+            f"running step {rendered.label(step)} of {rendered.step_count} (clean-up)"))
+        captured.results += lab.play(rendered.cleanup, cleanup)
     finally:
         progress.clear()
         lab.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netlessons.runner import StepResult
+from netlessons.results import StepResult
 
 
 def br_netfilter_drops() -> bool:

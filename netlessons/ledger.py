@@ -30,7 +30,7 @@ from typing import Callable, Iterable, Iterator
 
 from netlessons.errors import EnvironmentProblem
 from netlessons.lesson import Owned
-from netlessons.shell import CommandResult
+from netlessons.results import CommandResult
 
 Run = Callable[[str], CommandResult]
 

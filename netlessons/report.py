@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 
 from netlessons import hints
 from netlessons.lesson import RenderedLesson
-from netlessons.runner import RunReport, StepResult
+from netlessons.results import RunReport, StepResult
 from netlessons.terminal import Progress, color_wanted, fit, paint, width
 
 

@@ -2,82 +2,26 @@
 
 The lab is a throwaway sandbox by default; with `host=True` it is this machine's own network, guarded by a
 preflight (nothing the lesson creates may exist yet) and the ownership ledger.
+
+Every command that runs steps (run, walk, shell, diagram, export) goes through one loop, `Lab.play`, and
+says how with a `Policy`: stop at the first failure or go on, say what each step changed or not, announce
+each step (a progress line) or not. Ctrl-C always stops what runs now and goes on to the caller.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from netlessons import checks, sandbox
 from netlessons.errors import EnvironmentProblem, SandboxDied
-from netlessons.kernel import feature_present
 from netlessons.ledger import Ledger, clean_up, identity_probes, take_proofs, with_probes
 from netlessons.lesson import RenderedLesson, Step
-from netlessons.shell import CommandResult, LabShell, lab_environment
-
-TOOL_PACKAGES = {
-    "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "brctl": "bridge-utils", "ping": "iputils-ping",
-    "sysctl": "procps", "nft": "nftables", "iptables": "iptables", "unshare": "util-linux", "curl": "curl",
-    "python3": "python3", "dnsmasq": "dnsmasq-base", "/usr/lib/cni/": "containernetworking-plugins",
-}
-
-
-def package_for(tool: str) -> str:
-    """The Debian package that provides a tool (a program name, or the path of a plugin); for a kernel
-    feature, what loads it."""
-    if tool.startswith("kernel:"):
-        return f"the kernel module {tool[7:]} (sudo modprobe {tool[7:]}; a sandbox cannot load modules)"
-    if tool.startswith("/"):
-        return next((pkg for prefix, pkg in TOOL_PACKAGES.items() if tool.startswith(prefix)), tool)
-    return TOOL_PACKAGES.get(tool, tool)
-
-
-def tool_present(tool: str, path: str) -> bool:
-    if tool.startswith("kernel:"):
-        return feature_present(tool[7:])
-    if tool.startswith("/"):
-        return os.access(tool, os.X_OK)
-    return shutil.which(tool, path=path) is not None
-
-
-@dataclass(frozen=True)
-class StepResult:
-    step: Step
-    result: CommandResult
-    verdict: checks.Verdict
-    checked: tuple[str, ...] = ()  # the state checks, in words
-    changes: tuple[str, ...] = ()  # what the step changed, in words (with --changes)
-
-    @property
-    def passed(self) -> bool:
-        return self.verdict.passed
-
-
-@dataclass
-class RunReport:
-    lesson: str
-    mode: str
-    flavor: str
-    results: list[StepResult] = field(default_factory=list)
-    total: int = 0
-    duration: float = 0.0
-    cleaned: list[str] = field(default_factory=list)
-    kept: bool = False
-    interrupted: bool = False
-    ledger: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return not self.interrupted and len(self.results) == self.total and all(r.passed for r in self.results)
-
-    @property
-    def failure(self) -> StepResult | None:
-        return next((r for r in self.results if not r.passed), None)
+from netlessons.results import CommandResult, RunReport, StepResult
+from netlessons.shell import LabShell
+from netlessons.tools import check_tools
 
 
 class Listener(Protocol):
@@ -85,17 +29,18 @@ class Listener(Protocol):
     def step_done(self, index: int, total: int, outcome: StepResult) -> None: ...
 
 
-def check_tools(tools: list[str], flavor: str = "") -> None:
-    path = lab_environment()["PATH"]
-    missing = [t for t in tools if not tool_present(t, path)]
-    modules = [t for t in missing if t.startswith("kernel:")]
-    if modules:
-        raise EnvironmentProblem("missing in the kernel: " + "; ".join(package_for(t) for t in modules))
-    if missing:
-        packages = sorted({package_for(t) for t in missing})
-        hint = "or run this lesson with --flavor iproute2" if "brctl" in missing and flavor == "brctl" else ""
-        raise EnvironmentProblem(f"missing tools: {', '.join(missing)}. Install: apt-get install {' '.join(packages)}",
-                                 hint=hint)
+@dataclass(frozen=True)
+class Policy:
+    """How `Lab.play` goes through its steps."""
+
+    stop_at_failure: bool = True  # a failed step is the last one played (its result still comes out)
+    changes: bool = False  # each result says what its step changed (the lab starts watching, if not yet)
+    announce: Callable[[int, Step], None] | None = None  # before each step, with its place in the play (from 1)
+
+
+UNTIL_FAILURE = Policy()
+EVERY_STEP = Policy(stop_at_failure=False)
+WATCHED = Policy(stop_at_failure=False, changes=True)
 
 
 def _poll_state(shell: LabShell, check: dict, wait: float) -> checks.Verdict:
@@ -180,6 +125,7 @@ class Lab:
                 self.shell.close()
                 raise
         self.own_namespaces = {o.name for o in rendered.owned if o.kind == "netns"}
+        self.observer: Observer | None = None
 
     @property
     def mode(self) -> str:
@@ -207,13 +153,35 @@ class Lab:
                                      "or another write error; stopping here, and removing what this run made")
         return outcome
 
+    def watch(self) -> Observer:
+        """From now on, results can say what their step changed: the lab as it is now is the first snapshot."""
+        if self.observer is None:
+            self.observer = Observer(self)
+        return self.observer
+
+    def play(self, steps: Iterable[Step], policy: Policy = UNTIL_FAILURE) -> Iterator[StepResult]:
+        """The one step loop: run steps in order as the policy says, handing out each result as soon as its
+        step is done (so a caller keeps what ran before an interrupt). On Ctrl-C the command running now is
+        stopped, and the KeyboardInterrupt goes on to the caller."""
+        if policy.changes:
+            self.watch()
+        try:
+            for place, step in enumerate(steps, 1):
+                if policy.announce:
+                    policy.announce(place, step)
+                outcome = self.step(step)
+                if policy.changes:
+                    outcome = self.watch().after(outcome)
+                yield outcome
+                if policy.stop_at_failure and not outcome.passed:
+                    return
+        except KeyboardInterrupt:
+            self.interrupt()
+            raise
+
     def build(self, steps: list[Step]) -> StepResult | None:
         """Run steps until one fails; that one's result, or None when all passed."""
-        for step in steps:
-            outcome = self.step(step)
-            if not outcome.passed:
-                return outcome
-        return None
+        return next((outcome for outcome in self.play(steps) if not outcome.passed), None)
 
     def open_shell(self) -> int:
         """Hand the learner an interactive shell in the lab; the prompt names the lesson."""
@@ -254,16 +222,11 @@ class Runner:
         try:
             if self.listener:
                 self.listener.started(self.rendered, report.mode)
-            observer = Observer(lab) if self.changes else None
-            for index, step in enumerate(self.steps, 1):
-                outcome = lab.step(step)
-                if observer:
-                    outcome = observer.after(outcome)
+            policy = Policy(changes=self.changes)
+            for index, outcome in enumerate(lab.play(self.steps, policy), 1):
                 report.results.append(outcome)
                 if self.listener:
                     self.listener.step_done(index, len(self.steps), outcome)
-                if not outcome.passed:
-                    break
         except KeyboardInterrupt:
             report.interrupted = True
             lab.interrupt()

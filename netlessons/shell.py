@@ -14,10 +14,10 @@ import signal
 import subprocess
 import termios
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from netlessons.errors import EnvironmentProblem, SandboxDied
+from netlessons.results import CommandResult
 
 # Ordinary users on Debian have no /usr/sbin in PATH, where ip, brctl and sysctl live.
 SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
@@ -33,21 +33,6 @@ def lab_environment() -> dict[str, str]:
     env["PWD"] = "/"
     env.pop("OLDPWD", None)
     return env
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    command: str
-    status: int
-    stdout: str
-    stderr: str
-    duration: float
-    timed_out: bool = False
-
-    @property
-    def output(self) -> str:
-        """stdout then stderr, as the checks read it."""
-        return self.stdout + self.stderr
 
 
 class LabShell:

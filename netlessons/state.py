@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from netlessons.errors import EnvironmentProblem
-from netlessons.shell import CommandResult
+from netlessons.results import CommandResult
 
 ROOT = ""  # the namespace the lab's shell lives in; it has no name of its own
 ROOT_LABEL = "host"

@@ -24,7 +24,8 @@ from typing import Iterator, TextIO
 from netlessons.errors import NetlessonsError
 from netlessons.lesson import RenderedLesson
 from netlessons.report import prerequisites_line
-from netlessons.runner import Lab, Observer, StepResult
+from netlessons.results import StepResult
+from netlessons.runner import EVERY_STEP, WATCHED, Lab
 
 KEYS = {"": "run", "\r": "run", "\n": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit", "\x04": "quit"}
 HELP = "[Enter] run   s skip   r repeat the previous step   ! shell in the lab   q quit"
@@ -138,10 +139,10 @@ class Walk:
         lab = Lab(rendered)
         try:
             if rendered.prerequisites:
-                results = [lab.step(s) for s in rendered.prerequisite_steps]
+                results = list(lab.play(rendered.prerequisite_steps, EVERY_STEP))
                 verdict = "ok" if all(r.passed for r in results) else "FAILED"
                 self.say(f"\n(built {prerequisites_line(rendered)} first: {len(results)} commands, {verdict})")
-            observer = Observer(lab)
+            lab.watch()  # what a step changed counts from here: the prerequisites are the starting point
             steps = [s for s in rendered.steps if s.lesson == rendered.lesson.id] + list(rendered.cleanup)
             if self.auto is None and self.terminal:
                 self.say(HELP)
@@ -171,7 +172,7 @@ class Walk:
                     index = last_run
                     step = steps[index]
                     self.say(f"   (repeating step {self.rendered.label(step)}: $ {step.command})")
-                outcome = observer.after(lab.step(step))
+                (outcome,) = lab.play([step], WATCHED)
                 self.show_step(index + 1, len(steps), outcome, step)
                 if outcome.passed:
                     self.tally.passed += 1

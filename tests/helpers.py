@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -94,3 +95,96 @@ def as_nobody(site: Path, *args: str) -> subprocess.CompletedProcess:
     prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
     return subprocess.run([*prefix, python, "-m", "netlessons", *args], capture_output=True, text=True,
                           env=env, cwd="/", timeout=120)
+
+
+# --- shared by several test modules (and tests/update_golden.py); test modules never import each other ------
+
+# A small valid lesson file: one namespace, made and removed. Tests break it one way at a time.
+GOOD_LESSON = '''id = "tiny"
+title = "A tiny lesson"
+summary = "One namespace."
+
+[params.ns]
+type = "nsname"
+default = "lab1"
+
+[[steps]]
+id = "add"
+title = "Create {{ ns }}"
+explain = "Make a namespace."
+run = "{{ netns.add(ns) }}"
+expect.state = [{ netns = "{{ ns }}" }]
+
+[[cleanup]]
+id = "del"
+title = "Delete {{ ns }}"
+explain = "Remove it."
+run = "{{ netns.delete(ns) }}"
+'''
+
+GOLDEN = ROOT / "tests" / "golden"  # the printed scripts, one per lesson and flavor
+GOLDEN_VARIANTS = [(lesson, None) for lesson in LESSONS] + [("bridge-3ns", "iproute2")]
+
+
+def golden_name(lesson: str, flavor: str | None) -> str:
+    return f"{lesson}.{flavor}.sh" if flavor else f"{lesson}.sh"
+
+
+@functools.cache
+def builtin_catalog():
+    """The built-in lessons (loaded once per test session)."""
+    from netlessons.catalog import Catalog
+
+    return Catalog.default()
+
+
+def rendered(lesson: str, flavor: str | None = None, **overrides: str):
+    """A built-in lesson rendered with its defaults, or with parameters set as `--set` would."""
+    from netlessons.render import render_lesson
+
+    return render_lesson(builtin_catalog(), builtin_catalog().get(lesson), overrides, flavor=flavor)
+
+
+def script(lesson: str, flavor: str | None = None, **options) -> str:
+    """A built-in lesson's printed script, as `netlessons print` writes it."""
+    from netlessons.script import render_script
+
+    return render_script(rendered(lesson, flavor), **options)
+
+
+def scenario(*args: str) -> dict:
+    """tests/outer_driver.py inside an outer throwaway namespace; what it saw, as JSON."""
+    result = outer_namespace([sys.executable, "-m", "tests.outer_driver", *args], timeout=180)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def made_lesson(lesson_id: str, steps: list[tuple[str, str]] = (), cleanup: list[tuple[str, str]] = (),
+                prerequisites: tuple[str, ...] = ()):
+    """A Lesson built in memory for the unit tests: (spec id, foreach) per step; no file behind it."""
+    from netlessons.lesson import Lesson, StepSpec
+
+    def specs(items):
+        return tuple(StepSpec(id=i, title=f"title of {i}", explain=f"why {i}", run="true", foreach=loop)
+                     for i, loop in items)
+
+    return Lesson(id=lesson_id, title=f"The {lesson_id}", summary=f"About {lesson_id}.", path=Path("/nowhere"),
+                  prerequisites=prerequisites, steps=specs(steps), cleanup=specs(cleanup))
+
+
+def made_step(lesson: str, group: str, round_id: str = "", phase: str = "steps", command: str = "true",
+              **fields):
+    """A rendered Step for the unit tests: one round of the step spec `group`."""
+    from netlessons.lesson import Expectation, Step
+
+    expect = fields.pop("expect", Expectation())
+    return Step(id=round_id or group, title=f"title of {group}", explain=f"why {group}", command=command,
+                expect=expect, group=group, lesson=lesson, phase=phase, **fields)
+
+
+def made_rendered(lesson, steps, cleanup=(), prerequisites=(), flavor: str = ""):
+    """A RenderedLesson put together by hand, so the unit tests need no template and no catalog."""
+    from netlessons.lesson import RenderedLesson
+
+    return RenderedLesson(lesson=lesson, flavor=flavor, values={}, parameters=(), prerequisites=tuple(prerequisites),
+                          steps=tuple(steps), cleanup=tuple(cleanup))

@@ -135,7 +135,7 @@ def test_explain_names_packages_as_list_does_and_keeps_lines_short():
 
 def test_explain_wraps_to_a_narrow_terminal():
     from netlessons.explain import render_explanation
-    from tests.test_numbering import rendered
+    from tests.helpers import rendered
 
     narrow = render_explanation(rendered("veth-pair"), width=60)
     prose = [line for line in narrow.splitlines() if line.startswith("  ") and

@@ -9,8 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.helpers import ROOT, netlessons
-from tests.test_host import scenario
+from tests.helpers import ROOT, netlessons, scenario
 
 EXAMPLES = ROOT / "tests" / "lessons"
 LESSONS = sorted(p.stem for p in EXAMPLES.glob("*.toml"))

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from tests.helpers import LESSONS, outer_namespace
-
-
-def scenario(*args: str) -> dict:
-    result = outer_namespace([sys.executable, "-m", "tests.outer_driver", *args], timeout=180)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+from tests.helpers import LESSONS, scenario
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import GOOD_LESSON as GOOD
 from tests.helpers import ROOT, netlessons
-from tests.test_loader import GOOD
 
 TIMEOUT = 60  # seconds; every case here ends in well under one when the bounds work
 

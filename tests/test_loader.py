@@ -6,29 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import GOOD_LESSON as GOOD
 from tests.helpers import netlessons
-
-GOOD = '''id = "tiny"
-title = "A tiny lesson"
-summary = "One namespace."
-
-[params.ns]
-type = "nsname"
-default = "lab1"
-
-[[steps]]
-id = "add"
-title = "Create {{ ns }}"
-explain = "Make a namespace."
-run = "{{ netns.add(ns) }}"
-expect.state = [{ netns = "{{ ns }}" }]
-
-[[cleanup]]
-id = "del"
-title = "Delete {{ ns }}"
-explain = "Remove it."
-run = "{{ netns.delete(ns) }}"
-'''
 
 BROKEN = {
     "missing field": (GOOD.replace('explain = "Make a namespace."\n', ""), "steps[0] 'add'.explain", 9,

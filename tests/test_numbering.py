@@ -12,14 +12,9 @@ from netlessons.catalog import Catalog
 from netlessons.cli import app
 from netlessons.errors import ParameterError
 from netlessons.lesson import Lesson, teaching_order
-from netlessons.render import render_lesson
-from tests.helpers import LESSONS, ROOT, netlessons
+from tests.helpers import LESSONS, ROOT, netlessons, rendered
 
 CATALOG = Catalog.default()
-
-
-def rendered(lesson: str, **overrides: str):
-    return render_lesson(CATALOG, CATALOG.get(lesson), overrides)
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

@@ -13,21 +13,11 @@ from netlessons.render import render_lesson
 from netlessons.sandbox import SETUP, sandbox_command
 from netlessons.script import render_script
 from netlessons.shell import lab_environment
-from tests.helpers import LESSONS, ROOT, program
+from tests.helpers import GOLDEN, GOLDEN_VARIANTS, LESSONS, golden_name, program, script
 from tests.reference import TABLES
 
-GOLDEN = ROOT / "tests" / "golden"
-VARIANTS = [(lesson, None) for lesson in LESSONS] + [("bridge-3ns", "iproute2")]
+VARIANTS = GOLDEN_VARIANTS
 POST = sorted(TABLES)
-
-
-def golden_name(lesson: str, flavor: str | None) -> str:
-    return f"{lesson}.{flavor}.sh" if flavor else f"{lesson}.sh"
-
-
-def script(lesson: str, flavor: str | None = None, **options) -> str:
-    catalog = Catalog.default()
-    return render_script(render_lesson(catalog, catalog.get(lesson), flavor=flavor), **options)
 
 
 def commands(text: str) -> list[str]:

@@ -22,7 +22,7 @@ import pytest
 
 from netlessons.catalog import Catalog
 from netlessons.render import render_lesson
-from netlessons.runner import TOOL_PACKAGES, package_for
+from netlessons.tools import TOOL_PACKAGES, package_for
 from tests.helpers import ROOT, VENV_BIN
 
 SETUP = ROOT / "scripts" / "setup.sh"
@@ -167,12 +167,12 @@ def test_the_scan_finds_what_the_tests_call():
 
 
 def test_every_lesson_tool_has_a_package_in_the_runner_table():
-    """doctor and `list` name a tool's package from runner.TOOL_PACKAGES; a tool it does not know would be
+    """doctor and `list` name a tool's package from tools.TOOL_PACKAGES; a tool it does not know would be
     shown as its own package name, which may not exist."""
     plugin_dirs = [prefix for prefix in TOOL_PACKAGES if prefix.startswith("/")]
     unknown = {tool: where for tool, where in lesson_programs().items()
                if tool not in TOOL_PACKAGES and not any(tool.startswith(d) for d in plugin_dirs)}
-    assert not unknown, f"runner.TOOL_PACKAGES lacks: {unknown}"
+    assert not unknown, f"tools.TOOL_PACKAGES lacks: {unknown}"
 
 
 @needs_dpkg
@@ -192,7 +192,7 @@ def test_setup_installs_every_program_of_the_lessons():
         elif owner not in packages and not always_there(owner):
             problems.append(f"{tool} (needed by {where}) comes from {owner}, which setup.sh does not install")
         elif owner not in installed_closure([expected]):
-            problems.append(f"runner.TOOL_PACKAGES says {tool} is in {expected}, dpkg says {owner}")
+            problems.append(f"tools.TOOL_PACKAGES says {tool} is in {expected}, dpkg says {owner}")
     assert not problems, "\n".join(problems)
 
 

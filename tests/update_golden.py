@@ -9,8 +9,7 @@ comes from a real run in a sandbox).
 from netlessons.catalog import Catalog
 from netlessons.handout import capture, to_markdown
 from netlessons.render import render_lesson
-from tests.helpers import ROOT
-from tests.test_script import GOLDEN, VARIANTS, golden_name, script
+from tests.helpers import GOLDEN, GOLDEN_VARIANTS, ROOT, golden_name, script
 
 HANDOUTS = ROOT / "docs" / "lessons"
 
@@ -22,7 +21,7 @@ def handout(lesson_id: str) -> str:
 
 
 if __name__ == "__main__":
-    for lesson, flavor in VARIANTS:
+    for lesson, flavor in GOLDEN_VARIANTS:
         path = GOLDEN / golden_name(lesson, flavor)
         path.write_text(script(lesson, flavor))
         print(f"wrote {path}")
