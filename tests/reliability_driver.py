@@ -423,6 +423,22 @@ def scenario_signal(name: str, step: str, lesson: str = "bridge-3ns") -> dict:
             "strays": strays, "changed": differences(baseline, after), "cleanup": cleanup.stdout + cleanup.stderr}
 
 
+def scenario_racing_runs(rounds: str) -> dict:
+    """Two host runs whose lessons share names (bridge-3ns and veth-pair both make ns1 and ns2), started at the
+    same moment, round after round: one may be refused, but no run may fail because the other one took its
+    objects away, and after each round the state is the baseline."""
+    make_bystanders()
+    baseline = full_state()
+    results = []
+    for round_number in range(int(rounds)):
+        first, second = start_run("bridge-3ns", "--host"), start_run("veth-pair", "--host")
+        outcomes = [finish(process, []) for process in (first, second)]
+        results.append({"round": round_number, "rcs": [o["rc"] for o in outcomes],
+                        "tails": [o["out"][-400:] + o["err"][-400:] for o in outcomes],
+                        "changed": differences(baseline, settled_state()), "strays": wait_for_strays()})
+    return {"results": results}
+
+
 def scenario_corrupt_ledgers() -> dict:
     """Ledger files that are not what a run writes: `cleanup` and a host run report and skip them."""
     LEDGER_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
