@@ -12,6 +12,7 @@ import queue
 import secrets
 import signal
 import subprocess
+import sys
 import termios
 import time
 from pathlib import Path
@@ -119,7 +120,8 @@ class LabShell:
         """An interactive bash for the learner, inside the lab's namespaces when `enter` (the sandbox);
         it shares this terminal and returns its exit status when the learner leaves it."""
         env = {**lab_environment(), **(extra_env or {}), "PS1": prompt}
-        argv = ["bash", "--norc", "--noprofile", "-i"]
+        # Interactive only on a terminal: commands piped in (a grader, a test) need no prompt and no job control.
+        argv = ["bash", "--norc", "--noprofile", *(["-i"] if sys.stdin.isatty() else [])]
         if enter:
             prefix = self.enter_command()
             try:

@@ -37,17 +37,20 @@ class Terminal:
             finally:
                 os._exit(127)
         self.text = ""
+        self.seen = 0  # how far earlier `expect`s have matched: the next one looks from there
 
     def send(self, data: str) -> None:
         os.write(self.fd, data.encode())
 
     def expect(self, pattern: str, timeout: float = 90) -> str:
-        """Everything up to and including the first match of `pattern` after what was read before."""
-        start = len(self.text)
+        """Everything up to and including the first match of `pattern` after the previous match (a chunk read
+        for one pattern may already hold the next)."""
+        start = self.seen
         compiled = re.compile(pattern, re.S)
         while True:
             found = compiled.search(self.text, start)
             if found:
+                self.seen = found.end()
                 return self.text[start:found.end()]
             ready, _, _ = select.select([self.fd], [], [], timeout)
             if not ready:
