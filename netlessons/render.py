@@ -687,3 +687,63 @@ def _check_bounded_ping(command: str, field_name: str) -> None:
                 if "-c" not in words[i + 1:] and not any(w.startswith("-c") for w in words[i + 1:]):
                     raise LessonFileError("a ping without -c COUNT never ends; give it a count and a -W wait",
                                           field=field_name)
+
+
+# --- The macro reference: generated from the templates' own doc comments -----------------------------------
+
+_TEMPLATE_PART = re.compile(r"\{#-?(?P<comment>.*?)-?#\}"
+                            r"|\{%-?\s*macro\s+(?P<name>\w+)\((?P<args>.*?)\)\s*-?%\}(?P<body>.*?)\{%-?\s*endmacro",
+                            re.S)
+
+
+@dataclass(frozen=True)
+class MacroDoc:
+    family: str
+    name: str
+    arguments: str
+    doc: str  # the `{#- ... -#}` comment right before the macro, "" when there is none
+    kernel: tuple[str, ...] = ()  # the kernel features it declares with needs('kernel:NAME')
+
+
+def family_docs(folder: Path) -> dict[str, tuple[str, list[MacroDoc]]]:
+    """family → (the comment that opens its file, its macros). A file's first comment describes the family;
+    the comment right before a `{% macro %}` describes that macro."""
+    families: dict[str, tuple[str, list[MacroDoc]]] = {}
+    for path in sorted(folder.glob("*.j2")):
+        family = path.name[:-3]
+        text = path.read_text(encoding="utf-8")
+        about, macros, pending, end = "", [], "", 0
+        for part in _TEMPLATE_PART.finditer(text):
+            adjacent = not text[end:part.start()].strip()
+            end = part.end()
+            if part.group("comment") is not None:
+                comment = " ".join(part.group("comment").split())
+                if not text[:part.start()].strip():
+                    about = comment
+                else:
+                    pending = f"{pending} {comment}".strip() if adjacent and pending else comment
+                continue
+            kernel = tuple(dict.fromkeys(re.findall(r"kernel:(\w+)", part.group("body"))))
+            macros.append(MacroDoc(family, part.group("name"), " ".join(part.group("args").split()),
+                                   pending if adjacent else "", kernel))
+            pending = ""
+        families[family] = (about, macros)
+    return families
+
+
+def macro_reference(folder: Path | None = None) -> str:
+    """The Markdown reference of every built-in macro, as docs/authoring.md holds it between its markers."""
+    lines = []
+    for family, (about, macros) in family_docs(folder or data_dir("templates")).items():
+        lines += [f"#### `{family}`", "", about, "", "| macro | what it does | kernel feature |", "|---|---|---|"]
+        for m in macros:
+            doc = m.doc.replace("|", "\\|")
+            lines.append(f"| `{family}.{m.name}({m.arguments})` | {doc} | {', '.join(m.kernel)} |")
+        lines.append("")
+    lines += ["#### Kernel features: `needs('kernel:NAME')`", "",
+              "| NAME | what it gives | build option | module | also found by |", "|---|---|---|---|---|"]
+    for f in kernel.FEATURES.values():
+        module = f"`{f.module}`" if f.module else "none: a build option only"
+        lines.append(f"| `{f.name}` | {f.what} | `CONFIG_{f.config}` | {module} | "
+                     f"{f'`{f.marker}`' if f.marker else ''} |")
+    return "\n".join(lines).rstrip() + "\n"
