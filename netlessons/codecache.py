@@ -14,8 +14,8 @@ of that user, opened without following symlinks. Anything else renders afresh; w
 
 An entry is keyed by everything that changes a render: the lesson files of the whole prerequisite chain,
 templates/ (the built-in ones, and an author's own `templates/*.j2` beside a lesson file), the parameter
-values, the flavor, the Python version, Jinja's version and the package's own source. Entries are written through a temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the
-least recently used go.
+values, the flavor, the Python version, Jinja's version and the package's own source. Entries are written
+through a temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the least recently used go.
 """
 
 from __future__ import annotations

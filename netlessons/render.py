@@ -25,17 +25,17 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.visitor import NodeTransformer
 
+from netlessons import kernel
 from netlessons.catalog import Catalog, data_dir
 from netlessons.errors import (
+    UNPRINTABLE,
     LessonFileError,
     LessonFileErrors,
     NetlessonsError,
     ParameterError,
-    UNPRINTABLE,
     SubnetTooSmall,
     printable,
 )
-from netlessons import kernel
 from netlessons.lesson import FAMILIES, HELPERS, Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec, reserved_name
 from netlessons.loader import read_lesson_text
 from netlessons.params import check_object_name, resolve
