@@ -92,6 +92,7 @@ class _Budget:
             yield item
 
 
+_flavor_used: contextvars.ContextVar[bool] = contextvars.ContextVar("netlessons_flavor_used", default=False)
 _budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("netlessons_render_budget", default=None)
 
 
@@ -254,10 +255,13 @@ class _Family:
     def __init__(self, env: jinja2.Environment, template: str) -> None:
         self._env = env
         self._template = template
+        self._flavored = template == "bridge.j2"  # the one family whose commands depend on the flavor
         self._compiled: Any = None
         self._module: Any = None
 
     def __getattr__(self, name: str) -> Any:
+        if self._flavored:
+            _flavor_used.set(True)
         compiled = self._env.get_template(self._template)  # compiled again only when its file changed
         if compiled is not self._compiled:
             self._compiled, self._module = compiled, compiled.module
@@ -537,9 +541,11 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
                              + (f"it offers {', '.join(sorted(offered))}" if offered else "it has no bridge flavors"))
     if flavor and not offered and flavor != IMPLICIT_FLAVOR:
         raise ParameterError(f"lesson {lesson.id!r} has no flavor {flavor!r}; it declares no flavors, so its "
-                             f"bridges are made with {IMPLICIT_FLAVOR}")
+                             f"bridges (if any) are made with {IMPLICIT_FLAVOR}")
+    asked = flavor
     flavor = flavor or default_flavor(chain)
     steps: list[Step] = []
+    token = _flavor_used.set(False)
     with metered_render():
         try:
             for item in chain:
@@ -550,6 +556,11 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
         except LessonFileErrors as e:
             _blame_parameters(e, parameters, values, overrides)
             raise
+        finally:
+            bridges = _flavor_used.get()
+            _flavor_used.reset(token)
+    if asked and not offered and not bridges:
+        raise ParameterError(f"lesson {lesson.id!r} has no flavor {asked!r}; it has no bridge flavors")
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
                           prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
 

@@ -231,6 +231,8 @@ def test_bridges_without_flavors_are_iproute2(tmp_path):
         rendered(tmp_path, "plain", flavor="brctl")
     catalog = Catalog.default()
     assert render_lesson(catalog, catalog.get("bridge-3ns")).flavor == "brctl"
+    with pytest.raises(ParameterError, match="no bridge flavors"):  # a lesson with no bridges has no flavor
+        render_lesson(catalog, catalog.get("netns-basics"), flavor="iproute2")
 
 
 # --- conditional steps, loops by name, constants, several commands ----------------------------------------
