@@ -13,9 +13,9 @@ a user's XDG_CACHE_HOME, is not steered into writing elsewhere), and an entry on
 of that user, opened without following symlinks. Anything else renders afresh; with `-v`, `run` says why.
 
 An entry is keyed by everything that changes a render: the lesson files of the whole prerequisite chain,
-templates/, the parameter values, the flavor, the Python version, Jinja's version and the package's own
-source. Entries are written through a temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the
-least recently used go.
+templates/ (the built-in ones, and an author's own `templates/*.j2` beside a lesson file), the parameter
+values, the flavor, the Python version, Jinja's version and the package's own source. Entries are written
+through a temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the least recently used go.
 """
 
 from __future__ import annotations
@@ -157,11 +157,34 @@ def rendered_key(lesson_files: list[Path], templates: Path, overrides: dict[str,
     try:
         digest = hashlib.sha256(_code_digest())
         digest.update(json.dumps([sorted(overrides.items()), flavor]).encode() + b"\0")
-        for path in lesson_files + sorted(templates.glob("*")):
-            digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+        for path in lesson_files + sorted(templates.glob("*")) + _templates_beside(lesson_files):
+            digest.update(str(path).encode() + b"\0" + _bounded_bytes(path) + b"\0")
     except (OSError, ValueError):
         return None
     return digest.hexdigest()
+
+
+def _templates_beside(lesson_files: list[Path]) -> list[Path]:
+    """An author's own templates (`templates/*.j2` beside a lesson file): they change a render too."""
+    found: list[Path] = []
+    for folder in dict.fromkeys(path.parent / "templates" for path in lesson_files):
+        if folder.is_dir() and folder.resolve() != PACKAGE_DIR.parent.joinpath("templates").resolve():
+            found += sorted(folder.glob("*.j2"))
+    return found
+
+
+def _bounded_bytes(path: Path) -> bytes:
+    """A regular file of at most MAX_ENTRY bytes; anything else (a FIFO that would hang, a huge file) makes
+    the render uncacheable (ValueError) and is left to the renderer to refuse or read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY:
+            raise ValueError(f"{path} is not a small regular file")
+        with open(fd, "rb", closefd=False) as f:
+            return f.read(MAX_ENTRY + 1)
+    finally:
+        os.close(fd)
 
 
 def load_rendered(key: str | None) -> RenderedLesson | None:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache, partial
 
-from netlessons import sandbox, shell
+from netlessons import kernel, sandbox, shell
 from netlessons.errors import EnvironmentProblem, NetlessonsError
 from netlessons.results import CommandResult
 from netlessons.tools import package_for
@@ -146,6 +146,7 @@ def examine(*, which: Which = lab_which, run: Run | None = None, read: Read = re
         check_sandbox,
         check_user_namespaces,
         *(partial(check_kernel_feature, module=module) for module in FEATURE_COMMANDS),
+        *(partial(check_optional_feature, feature=feature) for feature in OTHER_FEATURES),
         check_host_forwarding,
         check_neighbour_table,
         check_platform,
@@ -257,14 +258,11 @@ def check_user_namespaces(probe: _Probe) -> Finding:
     return Finding("user namespaces", False, not probe.root, detail, fix)
 
 
-# How to ask the kernel for each device type, in a throwaway namespace. The VXLAN device is never brought up,
-# so it opens no socket.
-FEATURE_COMMANDS = {
-    "veth": ["ip", "link", "add", "nlprobe0", "type", "veth", "peer", "name", "nlprobe1"],
-    "bridge": ["ip", "link", "add", "nlprobe0", "type", "bridge"],
-    "vxlan": ["ip", "link", "add", "nlprobe0", "type", "vxlan", "id", "42", "dstport", "4789"],
-}
-FEATURE_CONFIG = {"veth": "CONFIG_VETH", "bridge": "CONFIG_BRIDGE", "vxlan": "CONFIG_VXLAN"}
+# The device types every built-in lesson needs are created for real, in a throwaway namespace (the VXLAN
+# device is never brought up, so it opens no socket); the other features of the registry are read from the
+# kernel's files, for lessons of one's own.
+FEATURE_COMMANDS = {name: list(kernel.FEATURES[name].probe) for name in ("veth", "bridge", "vxlan")}
+OTHER_FEATURES = tuple(name for name in kernel.FEATURES if name not in FEATURE_COMMANDS and name != "br_netfilter")
 
 
 def check_kernel_feature(probe: _Probe, module: str) -> Finding:
@@ -272,7 +270,7 @@ def check_kernel_feature(probe: _Probe, module: str) -> Finding:
     name = f"{module} (kernel)"
     required = module != "vxlan"
     fix = (f"modprobe {module} (on the host, if this is a container); "
-           f"the kernel must be built with {FEATURE_CONFIG[module]}")
+           f"the kernel must be built with CONFIG_{kernel.FEATURES[module].config}")
     if probe.which("ip") and probe.which("unshare"):
         prefix = ["unshare", "--net"] + ([] if probe.root else ["--user", "--map-root-user"])
         result = probe.run([*prefix, *FEATURE_COMMANDS[module]], timeout=PROBE_TIMEOUT)
@@ -287,6 +285,23 @@ def check_kernel_feature(probe: _Probe, module: str) -> Finding:
     evidence = _module_evidence(probe, module)
     detail = f"not tried: {why_untested}; " + (evidence or "no trace of the module in /proc or /lib/modules")
     return Finding(name, evidence is not None, required, detail, fix)
+
+
+def check_optional_feature(probe: _Probe, feature: str) -> Finding:
+    """A kernel feature that only lessons of one's own need (needs('kernel:NAME')): what the files say."""
+    found = kernel.status(feature, read=_bytes_reader(probe), exists=lambda path: _exists(probe, path))
+    detail = f"{found.feature.what}: {found.evidence}"
+    return Finding(f"{feature} (kernel)", found.present, False, detail, found.advice)
+
+
+def _bytes_reader(probe: _Probe) -> kernel.Read:
+    if probe.read is read_text:  # the real machine: /proc/config.gz is compressed, read it as bytes
+        return kernel.read_bytes
+    return lambda path: None if (text := probe.read(path)) is None else text.encode()
+
+
+def _exists(probe: _Probe, path: str) -> bool:
+    return os.path.exists(path) if probe.read is read_text else probe.read(path) is not None
 
 
 def _module_evidence(probe: _Probe, module: str) -> str | None:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from netlessons.errors import ParameterError
+
+# The names templates see besides a lesson's own: the macro families of templates/ and the helpers. A
+# parameter, constant or loop variable of one of these names would hide it in every template of the lesson.
+FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl", "process", "nft", "iptables",
+            "vxlan", "neigh", "cni", "http", "files", "dns", "macvlan", "ipvlan", "vlan", "dummy")
+HELPERS = ("host", "network", "flavor", "creates", "needs", "in_ns", "stdin_json", "lab", "range", "dict",
+           "cycler", "joiner", "namespace", "loop", "self", "caller", "varargs", "kwargs", "true", "false", "none")
+
+
+def reserved_name(name: str) -> str:
+    """What a lesson's own name would hide, in words ("the macro family bridge"); "" when nothing."""
+    if name in FAMILIES:
+        return f"the macro family {name!r} (templates/{name}.j2)"
+    if name in HELPERS:
+        return f"the template helper {name!r}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class StepSpec:
     timeout: float = 30.0
     background: bool = False
     line: int | None = None
+    when: str = ""  # a template expression: the step (or a round of its loop) is left out where it is false
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,7 @@ class Lesson:
     cleanup: tuple[StepSpec, ...] = ()
     flavors: tuple[str, ...] = ()
     kubernetes: str = ""
+    constants: dict[str, Any] = field(default_factory=dict, hash=False)  # [constants]: fixed values the templates see
 
 
 @dataclass(frozen=True)
@@ -124,7 +142,7 @@ class RenderedLesson:
     # A teacher can say a step's number out loud and every command agrees on it:
     # - the lesson's own steps are numbered 1..n in the order of the lesson file, the clean-up continues after
     #   them (n+1, ...). The number belongs to the step as written (its StepSpec), so it does not move when a
-    #   --set value changes how many rounds a loop has;
+    #   --set value changes how many rounds a loop has; a step left out (by `when`) has none;
     # - a step with `foreach` has one command per round, numbered 12.1, 12.2, ...;
     # - the prerequisites' steps are not numbered in this lesson: they build its starting lab and are shown as
     #   one line. Where one must be named (it failed), it is "netns-basics:3", its number in its own lesson.
@@ -161,10 +179,14 @@ class RenderedLesson:
         """(lesson id, phase, step spec id) → (its number, whether it loops), for this lesson and each
         prerequisite, from the lesson files' order."""
         numbers: dict[tuple[str, str, str], tuple[int, bool]] = {}
+        rendered = {(s.lesson, s.phase, s.group) for s in self.steps + self.cleanup}
         for lesson in self.prerequisites + (self.lesson,):
             specs = [("steps", spec) for spec in lesson.steps]
             if lesson is self.lesson:
                 specs += [("cleanup", spec) for spec in lesson.cleanup]
+            # A step that `when` leaves out (or a loop of no rounds) takes no number: the numbers a learner
+            # sees have no gaps.
+            specs = [(phase, spec) for phase, spec in specs if (lesson.id, phase, spec.id) in rendered]
             for number, (phase, spec) in enumerate(specs, 1):
                 numbers[(lesson.id, phase, spec.id)] = (number, bool(spec.foreach))
         return numbers

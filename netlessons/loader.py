@@ -23,14 +23,15 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 from netlessons import params as param_types
 from netlessons.errors import UNPRINTABLE, LessonFileError, LessonFileErrors, ParameterError, printable
-from netlessons.lesson import Expectation, Lesson, Parameter, StepSpec
+from netlessons.lesson import Expectation, Lesson, Parameter, StepSpec, reserved_name
 
 FLAVORS = ("brctl", "iproute2")
 LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
-LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes"}
+LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes",
+               "constants"}
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
-STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout"}
+STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout", "when"}
 EXPECT_KEYS = {"status", "output", "state", "wait", "every_round"}
 # Each state check is a table with exactly one subject key; the others refine it.
 STATE_KEYS = {
@@ -224,6 +225,11 @@ def _parameter(src: _Source, name: str, table: Any, errors: list) -> Parameter |
     _check_keys(src, table, PARAM_KEYS, where, line, errors)
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         errors.append(src.error("parameter names are lower-case letters, digits and '_'", where, line))
+    clash = _name_clash(src, name)
+    if clash:
+        errors.append(src.error(f"a parameter named {name!r} would hide {clash} in every template of this "
+                                "lesson; choose another name", where, line))
+        return None
     kind = table.get("type")
     if not isinstance(kind, str) or kind not in param_types.TYPES:
         errors.append(src.error(f"unknown type {kind!r}; one of {', '.join(param_types.TYPES)}",
@@ -250,6 +256,37 @@ def _parameter(src: _Source, name: str, table: Any, errors: list) -> Parameter |
                                 src.key_line("default", line)))
         return None
     return p
+
+
+def _name_clash(src: _Source, name: str) -> str:
+    """What a lesson's own name (a parameter or constant) would hide: a built-in family or helper, or a
+    family of the author's templates/ folder beside the lesson file."""
+    own = Path(src.path).parent / "templates" / f"{name}.j2"
+    if own.is_file():
+        return f"the macro family {name!r} of {own}"
+    return reserved_name(name)
+
+
+def _constants(src: _Source, table: Any, parameters: set[str], errors: list) -> dict[str, Any]:
+    """[constants]: names for fixed values (text, numbers, lists, tables) that every template of the lesson
+    sees, like parameters that `--set` cannot change."""
+    line = src.key_line("constants")
+    if not isinstance(table, dict):
+        errors.append(src.error("'constants' must be a table: [constants] with NAME = value lines", "constants",
+                                line))
+        return {}
+    for name in table:
+        where = f"constants.{name}"
+        name_line = src.key_line(where) or line
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+            errors.append(src.error("constant names are lower-case letters, digits and '_'", where, name_line))
+        elif name in parameters:
+            errors.append(src.error(f"{name!r} is a parameter already; a constant needs a name of its own", where,
+                                    name_line))
+        elif clash := _name_clash(src, name):
+            errors.append(src.error(f"a constant named {name!r} would hide {clash}; choose another name", where,
+                                    name_line))
+    return dict(table)
 
 
 def _state_check(src: _Source, check: Any, where: str, line: int | None, errors: list) -> dict | None:
@@ -335,6 +372,7 @@ def _steps(src: _Source, data: dict, table: str, errors: list, required: bool) -
             erratum=_text(src, step, "erratum", where, line, errors, required=False),
             timeout=float(timeout),
             line=line,
+            when=_text(src, step, "when", where, line, errors, required=False),
         ))
     return tuple(specs)
 
@@ -382,6 +420,7 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
         if flavor not in FLAVORS:
             errors.append(src.error(f"unknown flavor {flavor!r}; one of {', '.join(FLAVORS)}", "flavors",
                                     src.key_line("flavors")))
+    constants = _constants(src, data.get("constants", {}), {p.name for p in parameters}, errors)
     steps = _steps(src, data, "steps", errors, required=True)
     cleanup = _steps(src, data, "cleanup", errors, required=False)
     seen: set[str] = set()
@@ -395,7 +434,7 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
         id=lesson_id, title=title, summary=summary, path=path,
         prerequisites=prerequisites,
         parameters=tuple(parameters), steps=steps, cleanup=cleanup, flavors=flavors,
-        kubernetes=str(data.get("kubernetes", "")),
+        kubernetes=str(data.get("kubernetes", "")), constants=constants,
     )
 
 

@@ -117,6 +117,18 @@ def _choice(value: Any, p: Parameter) -> str:
     return value
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def _word(value: Any, p: Parameter) -> str:
+    """A name for things no other type covers: an nft table, chain or set, a label. Safe on a command line
+    and in nft's own syntax (which reads a leading digit as a number)."""
+    if not isinstance(value, str) or not _WORD.fullmatch(value):
+        raise ParameterError(f"a word starts with an ASCII letter and holds only letters, digits, '_', '.' and '-', "
+                             f"at most 64 of them; '{printable(value)}' does not")
+    return value
+
+
 def check_object_name(kind: str, value: Any) -> str:
     """The rule for a name a command gives to a new link or namespace, whatever parameters composed it."""
     if kind == "link":
@@ -131,6 +143,7 @@ TYPES: dict[str, tuple[Callable[[Any, Parameter], Any], str]] = {
     "ipv4-interface": (_ipv4_interface, "IPv4 address with prefix, e.g. 10.0.0.1/24"),
     "subnet": (_subnet, "IPv4 subnet without host bits, e.g. 10.0.0.0/24"),
     "mac": (_mac, "MAC address, e.g. 02:00:00:00:01:01"),
+    "word": (_word, "word: 1-64 ASCII letters, digits, '_', '.', '-', starting with a letter"),
     "int": (_integer, "whole number"),
     "choice": (_choice, "one of a fixed list"),
 }

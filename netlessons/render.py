@@ -12,10 +12,12 @@ import contextvars
 import functools
 import ipaddress
 import json
+import os
 import re
 import resource
 import shlex
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import jinja2
@@ -23,8 +25,10 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 from jinja2.visitor import NodeTransformer
 
+from netlessons import kernel
 from netlessons.catalog import Catalog, data_dir
 from netlessons.errors import (
+    UNPRINTABLE,
     LessonFileError,
     LessonFileErrors,
     NetlessonsError,
@@ -32,11 +36,12 @@ from netlessons.errors import (
     SubnetTooSmall,
     printable,
 )
-from netlessons.lesson import Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec
+from netlessons.lesson import FAMILIES, HELPERS, Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec, reserved_name
+from netlessons.loader import read_lesson_text
 from netlessons.params import check_object_name, resolve
 
-FAMILIES = ("netns", "link", "veth", "bridge", "addr", "route", "ping", "sysctl", "process", "nft", "iptables",
-            "vxlan", "neigh", "cni", "http", "files", "dns")
+TEMPLATES_FOLDER = "templates"  # beside a lesson file: the author's own macro families, searched first
+FAMILY_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 HEREDOC_END = "NETLESSONS_JSON"
 MAX_FOREACH = 5000
 
@@ -87,6 +92,7 @@ class _Budget:
             yield item
 
 
+_flavor_used: contextvars.ContextVar[bool] = contextvars.ContextVar("netlessons_flavor_used", default=False)
 _budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("netlessons_render_budget", default=None)
 
 
@@ -231,7 +237,13 @@ class _Recorder:
         return Shell("")
 
     def need(self, *tools: str) -> Shell:
-        self.needs.extend(t for t in tools if t not in self.needs)
+        for tool in tools:
+            if str(tool).startswith("kernel:"):
+                try:
+                    kernel.check_known(str(tool)[7:])
+                except ValueError as e:
+                    raise LessonFileError(str(e)) from None
+        self.needs.extend(str(t) for t in tools if str(t) not in self.needs)
         return Shell("")
 
 
@@ -243,11 +255,16 @@ class _Family:
     def __init__(self, env: jinja2.Environment, template: str) -> None:
         self._env = env
         self._template = template
+        self._flavored = template == "bridge.j2"  # the one family whose commands depend on the flavor
+        self._compiled: Any = None
         self._module: Any = None
 
     def __getattr__(self, name: str) -> Any:
-        if self._module is None:
-            self._module = self._env.get_template(self._template).module
+        if self._flavored:
+            _flavor_used.set(True)
+        compiled = self._env.get_template(self._template)  # compiled again only when its file changed
+        if compiled is not self._compiled:
+            self._compiled, self._module = compiled, compiled.module
         macro = getattr(self._module, name, None)
         if not isinstance(macro, jinja2.runtime.Macro):
             raise jinja2.UndefinedError(f"no macro {name!r} in this family")
@@ -335,15 +352,77 @@ def host_address(subnet: str, index: int, with_prefix: bool = True) -> str:
     return f"{address}/{network.prefixlen}" if with_prefix else str(address)
 
 
+class TemplateFolders(jinja2.BaseLoader):
+    """Templates from an author's folder first, then the built-in ones. A file is read with the bounds of a
+    lesson file (a regular file of at most 1 MiB, no control characters but tab and newline): it comes from
+    the same person, and it renders in the same sandbox."""
+
+    def __init__(self, folders: tuple[Path, ...]) -> None:
+        self.folders = folders
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Any]:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.j2", template):
+            raise jinja2.TemplateNotFound(template)
+        for folder in self.folders:
+            path = folder / template
+            if not os.path.lexists(path):
+                continue
+            try:
+                text = read_lesson_text(path)
+            except LessonFileErrors as e:
+                raise LessonFileError(e.errors[0].detail, path=str(path)) from None
+            if UNPRINTABLE.search(text):
+                raise LessonFileError("holds a control character; a template may hold none but tab and newline",
+                                      path=str(path))
+            changed = _changed_since(path)
+            return text, str(path), lambda: not changed()
+        raise jinja2.TemplateNotFound(template)
+
+
+def _changed_since(path: Path) -> Any:
+    def stamp() -> tuple[int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+    first = stamp()
+    return lambda: stamp() != first
+
+
+def template_folders(lesson: Lesson) -> tuple[Path, ...]:
+    """Where a lesson's macros come from: the `templates/` folder beside its file, if there is one, then the
+    built-in templates."""
+    builtin = data_dir("templates")
+    own = lesson.path.parent / TEMPLATES_FOLDER
+    if own.is_dir() and own.resolve() != builtin.resolve():
+        return (own, builtin)
+    return (builtin,)
+
+
+def author_families(folders: tuple[Path, ...]) -> list[str]:
+    """The families an author's folder adds or replaces: one per `NAME.j2` whose name can be written in a
+    template (lower-case letters, digits, '_'). Other files there can still be imported by those."""
+    if len(folders) < 2:
+        return []
+    names = sorted(path.name[:-3] for path in folders[0].glob("*.j2"))
+    names = [name for name in names if FAMILY_NAME.fullmatch(name)]
+    for name in names:
+        if name in HELPERS:
+            raise LessonFileError(f"{name}.j2 would hide {reserved_name(name)}; give the template another name",
+                                  path=str(folders[0] / f"{name}.j2"))
+    return names
+
+
 class Renderer:
-    def __init__(self, flavor: str) -> None:
+    def __init__(self, flavor: str, folders: tuple[Path, ...] = ()) -> None:
         self.recorder = _Recorder()
         self._templates: dict[tuple[int, str], jinja2.Template] = {}
+        folders = folders or (data_dir("templates"),)
+        self.families = tuple(dict.fromkeys((*FAMILIES, *author_families(folders))))
         common = dict(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
         self.text_env = LessonEnvironment(**common)
-        self.command_env = LessonEnvironment(
-            loader=jinja2.FileSystemLoader(str(data_dir("templates"))), finalize=quote,
-            **common)
+        self.command_env = LessonEnvironment(loader=TemplateFolders(folders), finalize=quote, **common)
         helpers = {"host": host_address, "network": network_address, "flavor": flavor}
         for env in (self.text_env, self.command_env):
             env.filters["address"] = lambda value: str(value).split("/")[0]
@@ -354,7 +433,7 @@ class Renderer:
         self.command_env.tests["lab_file"] = lambda value: isinstance(value, LabPath)
         self.command_env.filters["q"] = quote
         self.command_env.filters["argv"] = argv_words
-        for family in FAMILIES:
+        for family in self.families:
             self.command_env.globals[family] = _Family(self.command_env, f"{family}.j2")
 
     def _compiled(self, env: jinja2.Environment, source: str) -> jinja2.Template:
@@ -375,33 +454,55 @@ class Renderer:
         command = self._compiled(self.command_env, source).render(values).strip()
         return command, list(self.recorder.creates), list(self.recorder.needs)
 
+    def condition(self, expression: str, values: dict[str, Any]) -> bool:
+        """A step's `when`, e.g. `ipvlan == 'yes'`: a template expression, true or false."""
+        return bool(self.text_env.compile_expression(expression, undefined_to_none=False)(**values))
+
     def loop(self, foreach: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-        """`i in range(1, 4)`, or nested clauses `i in range(1, 4); end in [0, 1]` (the first one outermost)."""
+        """`i in range(1, 4)`, nested clauses `i in range(1, 4); end in [0, 1]` (the first one outermost), and
+        items unpacked by name: `name, ns in [['a', 'ns1'], ['b', 'ns2']]`."""
         rounds: list[dict[str, Any]] = [{}]
         for clause in foreach.split(";"):
-            match = re.fullmatch(r"\s*([a-z_][a-z0-9_]*)\s+in\s+(.+?)\s*", clause, re.S)
+            match = re.fullmatch(r"\s*([a-z_][a-z0-9_]*(?:\s*,\s*[a-z_][a-z0-9_]*)*)\s+in\s+(.+?)\s*", clause,
+                                 re.S)
             if not match:
-                raise LessonFileError("'foreach' reads like: i in range(1, n + 1)   (nested: i in ...; j in ...)")
-            name, expression = match.groups()
+                raise LessonFileError("'foreach' reads like: i in range(1, n + 1)   (nested: i in ...; j in ...; "
+                                      "unpacked: name, ns in [['a', 'ns1'], ['b', 'ns2']])")
+            names = [name.strip() for name in match.group(1).split(",")]
+            expression = match.group(2)
+            for name in names:
+                if reserved_name(name) or name in values:
+                    hidden = reserved_name(name) or "a parameter or constant of that name"
+                    raise LessonFileError(f"the loop variable {name!r} would hide {hidden}; choose another name")
             expanded = []
             for scope in rounds:
                 items = self.text_env.compile_expression(expression, undefined_to_none=False)(**values, **scope)
                 if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
                     raise LessonFileError("'foreach' must give a list of values")
-                expanded += [{**scope, name: item} for item in items]
+                expanded += [{**scope, **_unpacked(names, item)} for item in items]
                 if len(expanded) > MAX_FOREACH:
                     raise LessonFileError(f"'foreach' gives more than {MAX_FOREACH} rounds")
             rounds = expanded
         return rounds
 
 
-_renderers: dict[str, Renderer] = {}
+def _unpacked(names: list[str], item: Any) -> dict[str, Any]:
+    if len(names) == 1:
+        return {names[0]: item}
+    if isinstance(item, (str, bytes, dict)) or not isinstance(item, (list, tuple)) or len(item) != len(names):
+        raise LessonFileError(f"'foreach' unpacks each item into {len(names)} names ({', '.join(names)}), so each "
+                              f"item must be a list of {len(names)} values; {printable(item)!r} is not")
+    return dict(zip(names, item))
 
 
-def renderer_for(flavor: str) -> Renderer:
-    if flavor not in _renderers:
-        _renderers[flavor] = Renderer(flavor)
-    return _renderers[flavor]
+_renderers: dict[tuple[str, tuple[Path, ...]], Renderer] = {}
+
+
+def renderer_for(flavor: str, folders: tuple[Path, ...] = ()) -> Renderer:
+    key = (flavor, folders or (data_dir("templates"),))
+    if key not in _renderers:
+        _renderers[key] = Renderer(*key)
+    return _renderers[key]
 
 
 def chain_parameters(chain: list[Lesson]) -> tuple[Parameter, ...]:
@@ -411,6 +512,9 @@ def chain_parameters(chain: list[Lesson]) -> tuple[Parameter, ...]:
         for p in lesson.parameters:
             merged[p.name] = p
     return tuple(merged.values())
+
+
+IMPLICIT_FLAVOR = "iproute2"  # what the bridge macros use in a lesson that declares no flavors
 
 
 def default_flavor(chain: list[Lesson]) -> str:
@@ -432,22 +536,46 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
                              f"its parameters: {names}")
     values = resolve(parameters, overrides)
     offered = {f for item in chain for f in item.flavors}
-    if flavor and flavor not in offered:
+    if flavor and offered and flavor not in offered:
         raise ParameterError(f"lesson {lesson.id!r} has no flavor {flavor!r}; "
                              + (f"it offers {', '.join(sorted(offered))}" if offered else "it has no bridge flavors"))
+    if flavor and not offered and flavor != IMPLICIT_FLAVOR:
+        raise ParameterError(f"lesson {lesson.id!r} has no flavor {flavor!r}; it declares no flavors, so its "
+                             f"bridges (if any) are made with {IMPLICIT_FLAVOR}")
+    asked = flavor
     flavor = flavor or default_flavor(chain)
-    renderer = renderer_for(flavor)
     steps: list[Step] = []
+    token = _flavor_used.set(False)
     with metered_render():
         try:
             for item in chain:
-                steps += render_specs(renderer, item, item.steps, values, "steps")
-            cleanup = render_specs(renderer, lesson, lesson.cleanup, values, "cleanup")
+                steps += render_specs(_renderer_of(item, flavor), item, item.steps, _with_constants(item, values),
+                                      "steps")
+            cleanup = render_specs(_renderer_of(lesson, flavor), lesson, lesson.cleanup,
+                                   _with_constants(lesson, values), "cleanup")
         except LessonFileErrors as e:
             _blame_parameters(e, parameters, values, overrides)
             raise
+        finally:
+            bridges = _flavor_used.get()
+            _flavor_used.reset(token)
+    if asked and not offered and not bridges:
+        raise ParameterError(f"lesson {lesson.id!r} has no flavor {asked!r}; it has no bridge flavors")
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
                           prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
+
+
+def _renderer_of(lesson: Lesson, flavor: str) -> Renderer:
+    try:
+        folders = template_folders(lesson)
+        return renderer_for(flavor, folders)
+    except LessonFileError as e:
+        raise LessonFileErrors([e]) from None
+
+
+def _with_constants(lesson: Lesson, values: dict[str, Any]) -> dict[str, Any]:
+    """The values a lesson's templates see: the parameters and the lesson's own [constants]."""
+    return {**values, **lesson.constants} if lesson.constants else values
 
 
 def render_specs(renderer: Renderer, lesson: Lesson, specs: tuple[StepSpec, ...], values: dict[str, Any],
@@ -481,6 +609,9 @@ def _render_spec(renderer: Renderer, lesson: Lesson, spec: StepSpec, values: dic
         loops = _template_call(lambda: renderer.loop(spec.foreach, values), f"{where}.foreach")
         rounds = _template_call(lambda: [("-".join([spec.id, *(_id_part(v) for v in loop.values())]),
                                           {**values, **loop}) for loop in loops], f"{where}.foreach")
+    if spec.when:
+        rounds = [(step_id, scope) for step_id, scope in rounds
+                  if _template_call(lambda: renderer.condition(spec.when, scope), f"{where}.when")]
     steps = []
     for number, (step_id, scope) in enumerate(rounds, 1):
         command, creates, needs = _template_call(lambda: renderer.command(spec.run, scope), f"{where}.run")
@@ -567,3 +698,63 @@ def _check_bounded_ping(command: str, field_name: str) -> None:
                 if "-c" not in words[i + 1:] and not any(w.startswith("-c") for w in words[i + 1:]):
                     raise LessonFileError("a ping without -c COUNT never ends; give it a count and a -W wait",
                                           field=field_name)
+
+
+# --- The macro reference: generated from the templates' own doc comments -----------------------------------
+
+_TEMPLATE_PART = re.compile(r"\{#-?(?P<comment>.*?)-?#\}"
+                            r"|\{%-?\s*macro\s+(?P<name>\w+)\((?P<args>.*?)\)\s*-?%\}(?P<body>.*?)\{%-?\s*endmacro",
+                            re.S)
+
+
+@dataclass(frozen=True)
+class MacroDoc:
+    family: str
+    name: str
+    arguments: str
+    doc: str  # the `{#- ... -#}` comment right before the macro, "" when there is none
+    kernel: tuple[str, ...] = ()  # the kernel features it declares with needs('kernel:NAME')
+
+
+def family_docs(folder: Path) -> dict[str, tuple[str, list[MacroDoc]]]:
+    """family → (the comment that opens its file, its macros). A file's first comment describes the family;
+    the comment right before a `{% macro %}` describes that macro."""
+    families: dict[str, tuple[str, list[MacroDoc]]] = {}
+    for path in sorted(folder.glob("*.j2")):
+        family = path.name[:-3]
+        text = path.read_text(encoding="utf-8")
+        about, macros, pending, end = "", [], "", 0
+        for part in _TEMPLATE_PART.finditer(text):
+            adjacent = not text[end:part.start()].strip()
+            end = part.end()
+            if part.group("comment") is not None:
+                comment = " ".join(part.group("comment").split())
+                if not text[:part.start()].strip():
+                    about = comment
+                else:
+                    pending = f"{pending} {comment}".strip() if adjacent and pending else comment
+                continue
+            kernel = tuple(dict.fromkeys(re.findall(r"kernel:(\w+)", part.group("body"))))
+            macros.append(MacroDoc(family, part.group("name"), " ".join(part.group("args").split()),
+                                   pending if adjacent else "", kernel))
+            pending = ""
+        families[family] = (about, macros)
+    return families
+
+
+def macro_reference(folder: Path | None = None) -> str:
+    """The Markdown reference of every built-in macro, as docs/authoring.md holds it between its markers."""
+    lines = []
+    for family, (about, macros) in family_docs(folder or data_dir("templates")).items():
+        lines += [f"#### `{family}`", "", about, "", "| macro | what it does | kernel feature |", "|---|---|---|"]
+        for m in macros:
+            doc = m.doc.replace("|", "\\|")
+            lines.append(f"| `{family}.{m.name}({m.arguments})` | {doc} | {', '.join(m.kernel)} |")
+        lines.append("")
+    lines += ["#### Kernel features: `needs('kernel:NAME')`", "",
+              "| NAME | what it gives | build option | module | also found by |", "|---|---|---|---|---|"]
+    for f in kernel.FEATURES.values():
+        module = f"`{f.module}`" if f.module else "none: a build option only"
+        lines.append(f"| `{f.name}` | {f.what} | `CONFIG_{f.config}` | {module} | "
+                     f"{f'`{f.marker}`' if f.marker else ''} |")
+    return "\n".join(lines).rstrip() + "\n"

@@ -7,6 +7,7 @@ import shlex
 import textwrap
 
 from netlessons import __version__
+from netlessons.kernel import requirement_words
 from netlessons.lesson import RenderedLesson, Step
 
 
@@ -63,6 +64,12 @@ def render_script(rendered: RenderedLesson, *, sudo: bool = False, cleanup: bool
         + ", or inside a throwaway sandbox:",
         "#   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null"
         " || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'",
+    ]
+    kernel_needs = [tool[7:] for tool in rendered.needs if tool.startswith("kernel:")]
+    if kernel_needs:
+        lines += [f"# It needs these kernel features (a sandbox cannot load modules): "
+                  f"{', '.join(requirement_words(name) for name in kernel_needs)}."]
+    lines += [
         "set -euo pipefail",
     ]
     uses_lab = any(LAB_REFERENCE in step.command for step in rendered.steps + rendered.cleanup)

@@ -11,6 +11,16 @@ from netlessons.errors import LessonFileError, ParameterError
 from netlessons.loader import LESSON_ID
 
 
+def shadowing_warning(lesson_id: str, folder: Path) -> str:
+    """What to tell the author when the new lesson would hide a built-in lesson of the same id ("" if not):
+    with that folder on --lessons-dir, every command would run theirs instead of the built-in one."""
+    if (data_dir("lessons") / f"{lesson_id}.toml").is_file() and \
+            folder.resolve() != data_dir("lessons").resolve():
+        return (f"{lesson_id!r} is also the id of a built-in lesson: with --lessons-dir {folder}, yours hides it "
+                "(and any lesson that builds on it gets yours); choose another id unless that is the point")
+    return ""
+
+
 def write_skeleton(lesson_id: str, folder: Path) -> Path:
     if not LESSON_ID.fullmatch(lesson_id):
         raise ParameterError(f"a lesson id is lower-case letters, digits and '-'; {lesson_id!r} is not")
