@@ -522,13 +522,16 @@ def new(
     folder: Path = typer.Option(Path("."), "--dir", help="Where to write NAME.toml."),
 ) -> None:
     """Write a lesson skeleton that validates and runs; fill in its TODOs."""
-    from netlessons.skeleton import write_skeleton
+    from netlessons.skeleton import shadowing_warning, write_skeleton
 
     _writable(folder / f"{name}.toml", "--dir")
     try:
         path = write_skeleton(name, folder)
     except OSError as e:
         raise errors.ParameterError(f"--dir: cannot write in {errors.printable(folder, 4096)}: {e.strerror}") from None
+    warning = shadowing_warning(name, folder)
+    if warning:
+        typer.echo(f"netlessons: warning: {warning}", err=True)
     typer.echo(f"wrote {path}\nnext: netlessons validate {path} && netlessons run {name} --lessons-dir {folder}")
 
 

@@ -492,7 +492,7 @@ def _unpacked(names: list[str], item: Any) -> dict[str, Any]:
     if isinstance(item, (str, bytes, dict)) or not isinstance(item, (list, tuple)) or len(item) != len(names):
         raise LessonFileError(f"'foreach' unpacks each item into {len(names)} names ({', '.join(names)}), so each "
                               f"item must be a list of {len(names)} values; {printable(item)!r} is not")
-    return dict(zip(names, item))
+    return dict(zip(names, item, strict=True))
 
 
 _renderers: dict[tuple[str, tuple[Path, ...]], Renderer] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 
+from netlessons import kernel
 from netlessons.errors import EnvironmentProblem
 from netlessons.kernel import feature_present
 from netlessons.shell import lab_environment
@@ -21,7 +22,7 @@ def package_for(tool: str) -> str:
     """The Debian package that provides a tool (a program name, or the path of a plugin); for a kernel
     feature, what loads it."""
     if tool.startswith("kernel:"):
-        return f"the kernel module {tool[7:]} (sudo modprobe {tool[7:]}; a sandbox cannot load modules)"
+        return f"kernel feature {kernel.requirement_words(tool[7:])}"
     if tool.startswith("/"):
         return next((pkg for prefix, pkg in TOOL_PACKAGES.items() if tool.startswith(prefix)), tool)
     return TOOL_PACKAGES.get(tool, tool)
@@ -40,7 +41,7 @@ def check_tools(tools: list[str], flavor: str = "") -> None:
     missing = [t for t in tools if not tool_present(t, path)]
     modules = [t for t in missing if t.startswith("kernel:")]
     if modules:
-        raise EnvironmentProblem("missing in the kernel: " + "; ".join(package_for(t) for t in modules))
+        raise EnvironmentProblem("missing in the kernel: " + "; ".join(kernel.missing_words(t[7:]) for t in modules))
     if missing:
         packages = sorted({package_for(t) for t in missing})
         hint = "or run this lesson with --flavor iproute2" if "brctl" in missing and flavor == "brctl" else ""
