@@ -6,11 +6,12 @@ runner runs the command in the lab's shell.
 """
 
 from netlessons.checks.base import PASS, Answers, CheckKind, Field, Query, Reading, Verdict
-from netlessons.checks.output import line_matches, output_verdict, pattern_problem, status_verdict, visible
+from netlessons.checks.output import WHITESPACE_NOTE, has_hidden_whitespace, line_matches, output_verdict
+from netlessons.checks.output import pattern_problem, status_verdict, visible
 from netlessons.checks.registry import KINDS, describe, judge, kind_of, problems, queries
 
 __all__ = [
-    "KINDS", "PASS", "Answers", "CheckKind", "Field", "Query", "Reading", "Verdict", "describe", "judge",
-    "kind_of", "line_matches", "output_verdict", "pattern_problem", "problems", "queries", "status_verdict",
-    "visible",
+    "KINDS", "PASS", "WHITESPACE_NOTE", "Answers", "CheckKind", "Field", "Query", "Reading", "Verdict",
+    "describe", "has_hidden_whitespace", "judge", "kind_of", "line_matches", "output_verdict", "pattern_problem",
+    "problems", "queries", "status_verdict", "visible",
 ]

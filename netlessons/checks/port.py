@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from netlessons.checks.base import ABSENT, IN, NUMBER, PASS, Answers, CheckKind, Query, Verdict, where, whole_number
+from netlessons.checks.base import FLAG, IN, NUMBER, PASS, Answers, CheckKind, Field, Query, Verdict, where
+from netlessons.checks.base import whole_number
 
 
 class PortCheck(CheckKind):
@@ -13,7 +14,7 @@ class PortCheck(CheckKind):
     subject_type = NUMBER
     summary = "a socket listens on that TCP port, on any address (as `ss -ltn` lists it)"
     example = '{ port = 8080, in = "server" }'
-    fields = (IN, ABSENT)
+    fields = (IN, Field("absent", FLAG, "`true`: nothing listens on it"))
 
     def queries(self, check: dict[str, Any]) -> tuple[Query, ...]:
         return (Query("sockets", check.get("in") or ""),)
