@@ -96,7 +96,8 @@ def test_validate_catches_foreach_rounds_with_the_same_step_id(tmp_path):
 
 LOOPED = GOOD.replace('run = "{{ netns.add(ns) }}"\nexpect.state = [{ netns = "{{ ns }}" }]',
                       'foreach = "i in range(3)"\nrun = "{{ netns.add(ns ~ i) }}"\n'
-                      'expect.state = [{ netns = "{{ ns ~ i }}" }, { netns = "{{ ns }}0" }]\nexpect.every_round = false')
+                      'expect.state = [{ netns = "{{ ns ~ i }}" }, { netns = "{{ ns }}0" }]\n'
+                      'expect.every_round = false')
 
 
 def test_a_check_that_sees_only_the_last_round_is_a_warning(tmp_path):

@@ -165,7 +165,8 @@ summary = "Checks of one step share their reads of the kernel."
 id = "build"
 title = "Build"
 explain = "Objects to check."
-run = "{{ netns.add('ns1') }} && {{ veth.add('a0', 'a1') }} && {{ veth.add('b0', 'b1') }} && {{ link.to_netns('b1', 'ns1') }}"
+run = """{{ netns.add('ns1') }} && {{ veth.add('a0', 'a1') }} && {{ veth.add('b0', 'b1') }} && \\
+{{ link.to_netns('b1', 'ns1') }}"""
 
 [[steps]]
 id = "count"
