@@ -59,7 +59,7 @@ def _poll_state(shell: LabShell, state: tuple[dict, ...], wait: float) -> checks
         failed = [verdict for verdict in verdicts if not verdict.passed]
         if not failed or time.monotonic() >= deadline:
             return failed[0] if failed else checks.PASS
-        pending = [check for check, verdict in zip(pending, verdicts) if not verdict.passed]
+        pending = [check for check, verdict in zip(pending, verdicts, strict=True) if not verdict.passed]
         time.sleep(0.005)
 
 

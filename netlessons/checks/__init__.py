@@ -6,8 +6,15 @@ runner runs the command in the lab's shell.
 """
 
 from netlessons.checks.base import PASS, Answers, CheckKind, Field, Query, Reading, Verdict
-from netlessons.checks.output import WHITESPACE_NOTE, has_hidden_whitespace, line_matches, output_verdict
-from netlessons.checks.output import pattern_problem, status_verdict, visible
+from netlessons.checks.output import (
+    WHITESPACE_NOTE,
+    has_hidden_whitespace,
+    line_matches,
+    output_verdict,
+    pattern_problem,
+    status_verdict,
+    visible,
+)
 from netlessons.checks.registry import KINDS, describe, judge, kind_of, problems, queries
 
 __all__ = [

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from netlessons.checks.base import FLAG, IN, NUMBER, PASS, Answers, CheckKind, Field, Query, Verdict, where
-from netlessons.checks.base import whole_number
+from netlessons.checks.base import (
+    FLAG,
+    IN,
+    NUMBER,
+    PASS,
+    Answers,
+    CheckKind,
+    Field,
+    Query,
+    Verdict,
+    where,
+    whole_number,
+)
 
 
 class PortCheck(CheckKind):
