@@ -21,6 +21,9 @@ def _readable(pattern: str) -> str:
     return pattern.removesuffix(" (re)")
 
 
+NOTHING = "no output; the command succeeds"
+
+
 def expected_in_words(step: Step) -> list[str]:
     expect = step.expect
     said = []
@@ -30,7 +33,18 @@ def expected_in_words(step: Step) -> list[str]:
         said.append(f"the command exits with status {expect.status}")
     said += [f"a line like: {_readable(line)}" for line in expect.output if line]
     said += [checks.describe(c) for c in expect.state]
-    return said or ["no output; the command succeeds"]
+    return said or [NOTHING]
+
+
+def group_expectations(commands: tuple[Step, ...]) -> list[str]:
+    """What a step shows, said once for all its rounds: the first round's expectations, and the checks of a loop
+    that runs them only after its last round (`every_round = false`), said as such."""
+    first, last = commands[0], commands[-1]
+    said = expected_in_words(first)
+    if len(commands) > 1 and not first.expect.state and last.expect.state:
+        said = [s for s in said if s != NOTHING] + [f"after the last round: {checks.describe(c)}"
+                                                    for c in last.expect.state]
+    return said
 
 
 def parameter_lines(rendered: RenderedLesson, width: int = 100) -> list[str]:
@@ -88,8 +102,7 @@ def render_explanation(rendered: RenderedLesson, width: int = 100) -> str:
         if first.erratum:
             out += _wrap("Erratum: " + first.erratum, width=width)
         out.append("    You should see:")
-        out += [line for said in expected_in_words(commands[-1] if len(commands) == 1 else first)
-                for line in _wrap(said, "      - ", width, "        ")]
+        out += [line for said in group_expectations(commands) for line in _wrap(said, "      - ", width, "        ")]
     if lesson.kubernetes:
         out += ["", "In Kubernetes:"] + _wrap(lesson.kubernetes, width=width)
     return "\n".join(out) + "\n"

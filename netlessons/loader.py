@@ -21,6 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+from netlessons import checks
 from netlessons import params as param_types
 from netlessons.errors import UNPRINTABLE, LessonFileError, LessonFileErrors, ParameterError, printable
 from netlessons.lesson import Expectation, Lesson, Parameter, StepSpec, reserved_name
@@ -33,25 +34,6 @@ LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cl
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
 STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout", "when"}
 EXPECT_KEYS = {"status", "output", "state", "wait", "every_round"}
-# Each state check is a table with exactly one subject key; the others refine it.
-STATE_KEYS = {
-    "netns": {"absent"},
-    "link": {"in", "absent", "up", "operstate", "master", "kind", "address", "mtu"},
-    "bridge": {"in", "ports"},
-    "route": {"in", "dev", "via", "absent"},
-    "sysctl": {"in", "value"},
-    "port": {"in", "absent"},
-}
-
-
-# The type of each state-check field; text fields are templates, so numbers may also come as text.
-STATE_TYPES: dict[str, type | tuple[type, ...]] = {
-    "absent": bool, "up": bool, "ports": (int, str), "mtu": (int, str), "port": (int, str), "value": (int, str),
-}
-STATE_TYPE_WORDS = {"absent": "true or false", "up": "true or false", "ports": "a whole number",
-                    "mtu": "a whole number", "port": "a port number", "value": "the expected value"}
-
-
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 12  # a real lesson nests about 6 deep (steps → step → expect → state → check → value)
 MAX_KEY_PARTS = 32  # tomllib's time and memory grow with the square of a dotted key's length
@@ -290,27 +272,11 @@ def _constants(src: _Source, table: Any, parameters: set[str], errors: list) -> 
 
 
 def _state_check(src: _Source, check: Any, where: str, line: int | None, errors: list) -> dict | None:
-    if not isinstance(check, dict):
-        errors.append(src.error("a state check is a table, e.g. { link = \"veth1\", up = true }", where, line))
-        return None
-    subjects = [k for k in check if k in STATE_KEYS]
-    if len(subjects) != 1:
-        errors.append(src.error(f"a state check names exactly one of {', '.join(STATE_KEYS)}", where, line))
-        return None
-    allowed = STATE_KEYS[subjects[0]] | {subjects[0]}
-    _check_keys(src, check, allowed, where, line, errors)
-    wrong = [key for key, value in check.items() if key in allowed and not isinstance(value, STATE_TYPES.get(key, str))]
-    if subjects[0] == "sysctl" and "value" not in check:
-        errors.append(src.error("a sysctl check needs the 'value' it expects", where, line))
-        return None
-    wrong += [key for key in ("port", "ports", "mtu") if isinstance(check.get(key), str)
-              and not check[key].strip().isdigit() and "{{" not in check[key]]
-    if wrong:
-        errors.append(src.error(f"{wrong[0]!r} has the wrong type: "
-                                f"{STATE_TYPE_WORDS.get(wrong[0], 'a string (it may use the parameters)')}",
-                                f"{where}.{wrong[0]}", line))
-        return None
-    return check
+    """A state check is valid when its kind (netlessons.checks.KINDS) finds nothing wrong with it."""
+    found = checks.problems(check)
+    for field, message in found:
+        errors.append(src.error(message, f"{where}.{field}" if field else where, line))
+    return None if found else check
 
 
 def _expectation(src: _Source, table: Any, where: str, line: int | None, errors: list) -> Expectation:

@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
-from netlessons import hints
+from netlessons import checks, hints
 from netlessons.lesson import RenderedLesson
 from netlessons.results import RunReport, StepResult
 from netlessons.terminal import Progress, color_wanted, fit, paint, width
@@ -147,12 +147,8 @@ def failure_text(outcome: StepResult, mode: str, label: str = "") -> str:
              f"  exit status: {result.status}",
              f"  problem:     {verdict.problem}"]
     if verdict.detail:
-        expected, _, actual = verdict.detail.partition("\nactual output:\n")
-        if actual:
-            want = [line.strip() for line in expected.splitlines()[1:]]
-            have = [line.strip() for line in actual.splitlines()]
-            lines.append("  expected vs actual output:")
-            lines += [f"    {d}" for d in difflib.unified_diff(want, have, "expected", "actual", lineterm="", n=2)]
+        if verdict.expected:
+            lines += output_diff(verdict.expected, verdict.actual)
         else:
             lines += [f"  {line}" for line in verdict.detail.splitlines()]
     elif result.output.strip():
@@ -162,6 +158,17 @@ def failure_text(outcome: StepResult, mode: str, label: str = "") -> str:
     if hint:
         lines.append(f"  hint:        {hint}")
     return "\n".join(lines) + "\n"
+
+
+def output_diff(expected: tuple[str, ...], actual: tuple[str, ...]) -> list[str]:
+    """Expected against actual output lines as a unified diff, every character as it is: tabs and spaces at
+    either end of a line are made visible (a tab-indented line and a space-indented pattern look alike)."""
+    lines = ["  expected vs actual output:"]
+    if checks.has_hidden_whitespace(expected) or checks.has_hidden_whitespace(actual):
+        lines.append(f"  ({checks.WHITESPACE_NOTE}; whitespace must match exactly)")
+        expected, actual = tuple(map(checks.visible, expected)), tuple(map(checks.visible, actual))
+    lines += [f"    {d}" for d in difflib.unified_diff(expected, actual, "expected", "actual", lineterm="", n=2)]
+    return lines
 
 
 def to_json(report: RunReport, rendered: RenderedLesson | None = None) -> str:

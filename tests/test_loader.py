@@ -10,6 +10,12 @@ from tests.helpers import GOOD_LESSON as GOOD
 from tests.helpers import netlessons
 
 BROKEN = {
+    "text where a number is expected": (GOOD.replace('expect.state = [{ netns = "{{ ns }}" }]',
+                                                     'expect.state = [{ link = "lo", mtu = "1500 bytes" }]'),
+                                        "steps[0] 'add'.expect.state[0].mtu", 14,
+                                        "text ('1500 bytes') where a whole number"),
+    "check of no kind": (GOOD.replace('expect.state = [{ netns = "{{ ns }}" }]', 'expect.state = [{ up = true }]'),
+                         "steps[0] 'add'.expect.state[0]", 14, "names exactly one of netns, link, bridge"),
     "missing field": (GOOD.replace('explain = "Make a namespace."\n', ""), "steps[0] 'add'.explain", 9,
                       "required field 'explain' is missing"),
     "unknown key": (GOOD.replace('title = "Create', 'colour = "red"\ntitle = "Create'), "steps[0] 'add'.colour", 11,
@@ -64,3 +70,42 @@ def test_broken_file_is_named_precisely(case, command, tmp_path):
         assert f"({field})" in error
     assert message in error
     assert result.stdout == ""
+
+
+# --- what only `validate` finds: it would fail only when the lesson runs -------------------------------------
+
+def test_validate_compiles_every_re_line(tmp_path):
+    path = write(tmp_path, GOOD.replace('expect.state = [{ netns = "{{ ns }}" }]',
+                                        'expect.output = ["ok", "{{ ns }}: a(b (re)"]'))
+    result = netlessons("validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{path}:14 (steps[0] 'add'.expect.output[1])" in result.stderr
+    assert "'lab1: a(b (re)' is not a valid regular expression" in result.stderr
+    fine = write(tmp_path, GOOD.replace('expect.state = [{ netns = "{{ ns }}" }]', 'expect.output = ["a(b)? (re)"]'))
+    assert netlessons("validate", str(fine)).returncode == 0
+
+
+def test_validate_catches_foreach_rounds_with_the_same_step_id(tmp_path):
+    path = write(tmp_path, GOOD.replace('run = "{{ netns.add(ns) }}"',
+                                        'foreach = "x in [\'a.b\', \'a_b\']"\nrun = "{{ netns.add(ns ~ x) }}"'))
+    result = netlessons("validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "2 rounds of the foreach get the same step id 'add-a-b'" in result.stderr
+    assert "(steps[0] 'add'.foreach)" in result.stderr
+
+
+LOOPED = GOOD.replace('run = "{{ netns.add(ns) }}"\nexpect.state = [{ netns = "{{ ns }}" }]',
+                      'foreach = "i in range(3)"\nrun = "{{ netns.add(ns ~ i) }}"\n'
+                      'expect.state = [{ netns = "{{ ns ~ i }}" }, { netns = "{{ ns }}0" }]\n'
+                      'expect.every_round = false')
+
+
+def test_a_check_that_sees_only_the_last_round_is_a_warning(tmp_path):
+    from netlessons.validate import validate_paths
+
+    (report,) = validate_paths([write(tmp_path, LOOPED)])
+    assert report.problems == []
+    assert [w.field for w in report.warnings] == ["steps[0] 'add'.expect.state[0]"]  # not the one without i
+    assert "uses the loop variable i but runs only after the last round" in report.warnings[0].message
+    (checked_each_round,) = validate_paths([write(tmp_path, LOOPED.replace("expect.every_round = false", ""))])
+    assert checked_each_round.warnings == [] and checked_each_round.problems == []

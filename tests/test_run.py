@@ -153,3 +153,101 @@ def test_ctrl_c_says_interrupted_not_failed(host_unchanged):
     done = re.search(r"^INTERRUPTED after (\d+) of (\d+) commands, during step \d+", text, re.M)
     assert done and 0 < int(done.group(1)) < int(done.group(2)), text
     assert "FAILED" not in text and "PASSED" not in text and "Next lesson" not in text
+
+
+# --- state checks on the real kernel ---------------------------------------------------------------------------
+
+COUNTED = '''id = "counted"
+title = "Many checks, few reads"
+summary = "Checks of one step share their reads of the kernel."
+
+[[steps]]
+id = "build"
+title = "Build"
+explain = "Objects to check."
+run = """{{ netns.add('ns1') }} && {{ veth.add('a0', 'a1') }} && {{ veth.add('b0', 'b1') }} && \\
+{{ link.to_netns('b1', 'ns1') }}"""
+
+[[steps]]
+id = "count"
+title = "Count the ip commands from here on"
+explain = "A wrapper of ip that leaves a line per call, first on the lab shell's PATH."
+run = """real=$(command -v ip) && mkdir -p "$LAB/bin" && \\
+printf '#!/bin/sh\\\\necho x >> %s/ip.log\\\\nexec %s "$@"\\\\n' "$LAB" "$real" > "$LAB/bin/ip" && \\
+chmod +x "$LAB/bin/ip" && export PATH="$LAB/bin:$PATH" && : > "$LAB/ip.log\""""
+
+[[steps]]
+id = "check"
+title = "Six checks in two namespaces"
+explain = "All of them are true already."
+run = "true"
+expect.state = [
+  { netns = "ns1" }, { link = "a0", kind = "veth" }, { link = "a1", up = false }, { link = "b0" },
+  { link = "b1", in = "ns1", kind = "veth" }, { link = "lo", in = "ns1", up = false },
+]
+
+[[steps]]
+id = "read"
+title = "How many"
+explain = "One ip for each namespace's links; the namespace names cost none."
+run = "wc -l < \\"$LAB/ip.log\\""
+expect.output = ["2"]
+'''
+
+
+def test_a_steps_checks_read_each_namespace_once(tmp_path, host_unchanged):
+    """Six checks in two namespaces start `ip` twice (once per namespace), where one read per check took six."""
+    (tmp_path / "counted.toml").write_text(COUNTED)
+    result = netlessons("run", "counted", "--lessons-dir", str(tmp_path), "--json")
+    steps = json.loads(result.stdout)["steps"]
+    assert result.returncode == 0, [(s["id"], s["problem"], s["stdout"], s["stderr"]) for s in steps]
+    assert [s["stdout"].strip() for s in steps if s["id"] == "read"] == ["2"]
+
+
+LOOP = '''id = "loop"
+title = "A loop that misses one"
+summary = "The second round makes nothing."
+
+[[steps]]
+id = "add"
+title = "Namespace {{ i }}"
+foreach = "i in [1, 2, 3]"
+explain = "The second round forgets its namespace."
+run = "{% if i == 2 %}true{% else %}{{ netns.add('n' ~ i) }}{% endif %}"
+expect.state = [{ netns = "n{{ i }}" }]
+'''
+
+
+def test_a_loop_is_checked_after_every_round(tmp_path, host_unchanged):
+    """By default each round's check sees its own object: the round that made nothing fails; with
+    every_round = false only the last round is checked, and the run cannot notice (validate warns of it)."""
+    (tmp_path / "loop.toml").write_text(LOOP)
+    result = netlessons("run", "loop", "--lessons-dir", str(tmp_path), "--json")
+    assert result.returncode == 1
+    failed = [s for s in json.loads(result.stdout)["steps"] if not s["passed"]]
+    assert [s["id"] for s in failed] == ["add-2"] and "namespace n2 is present" in failed[0]["problem"]
+    (tmp_path / "loop.toml").write_text(LOOP + "expect.every_round = false\n")
+    assert netlessons("run", "loop", "--lessons-dir", str(tmp_path)).returncode == 0
+
+
+TABS = '''id = "tabs"
+title = "Tabs"
+summary = "Output indented with a tab."
+
+[[steps]]
+id = "print"
+title = "Print"
+explain = "nft indents with tabs."
+run = "printf 'table inet t {\\\\n\\\\tchain c {\\\\n'"
+expect.output = ["table inet t {", "  chain c {"]
+'''
+
+
+def test_a_whitespace_mismatch_is_shown_in_the_diff(tmp_path):
+    (tmp_path / "tabs.toml").write_text(TABS)
+    result = netlessons("run", "tabs", "--lessons-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert "differs from it only in whitespace" in result.stdout
+    assert "-··chain c {" in result.stdout and "+→chain c {" in result.stdout, result.stdout
+    (tmp_path / "tabs.toml").write_text(TABS.replace('"  chain c {"', '"\\tchain c {"'))
+    assert netlessons("run", "tabs", "--lessons-dir", str(tmp_path)).returncode == 0
