@@ -497,6 +497,8 @@ def validate(paths: List[Path] = typer.Argument(..., help="Lesson files or folde
 
     reports = validate_paths(paths)
     for report in reports:
+        for warning in report.warnings:
+            typer.echo(f"warning: {warning.message}", err=True)
         if not report.problems:
             typer.echo(f"ok: {errors.printable(report.path, 4096)}")
     problems = [problem for report in reports for problem in report.problems]
