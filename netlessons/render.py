@@ -16,6 +16,7 @@ import os
 import re
 import resource
 import shlex
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -110,23 +111,48 @@ def metered_render() -> Iterator[None]:
     address-space limit is set back on the way out). A template that asks for more gets a clear error, not a
     MemoryError traceback or a machine that swaps."""
     token = _budget.set(_Budget())
-    previous = resource.getrlimit(resource.RLIMIT_AS)
-    try:
-        with open("/proc/self/statm") as statm:
-            size = int(statm.read().split()[0]) * resource.getpagesize()
-        soft, hard = previous
-        limit = size + MEMORY_HEADROOM
-        if soft == resource.RLIM_INFINITY or limit < soft:
-            resource.setrlimit(resource.RLIMIT_AS, (min(limit, hard) if hard != resource.RLIM_INFINITY else limit,
-                                                    hard))
-    except (OSError, ValueError):
-        previous = None
+    _limit_memory()
     try:
         yield
     finally:
         _budget.reset(token)
-        if previous:
-            resource.setrlimit(resource.RLIMIT_AS, previous)
+        _unlimit_memory()
+
+
+# The address-space limit belongs to the whole process: renders in several threads at once share one, set by
+# the first to start and set back by the last to finish (else one could restore another's limit for good).
+_memory_lock = threading.Lock()
+_memory_users = 0
+_memory_before: tuple[int, int] | None = None
+
+
+def _limit_memory() -> None:
+    global _memory_users, _memory_before
+    with _memory_lock:
+        _memory_users += 1
+        if _memory_users > 1:
+            return
+        _memory_before = None
+        try:
+            previous = resource.getrlimit(resource.RLIMIT_AS)
+            with open("/proc/self/statm") as statm:
+                size = int(statm.read().split()[0]) * resource.getpagesize()
+            soft, hard = previous
+            limit = size + MEMORY_HEADROOM
+            if soft == resource.RLIM_INFINITY or limit < soft:
+                resource.setrlimit(resource.RLIMIT_AS,
+                                   (min(limit, hard) if hard != resource.RLIM_INFINITY else limit, hard))
+                _memory_before = previous
+        except (OSError, ValueError):
+            pass
+
+
+def _unlimit_memory() -> None:
+    global _memory_users
+    with _memory_lock:
+        _memory_users -= 1
+        if _memory_users == 0 and _memory_before:
+            resource.setrlimit(resource.RLIMIT_AS, _memory_before)
 
 
 class _Metered(NodeTransformer):

@@ -392,9 +392,12 @@ try:
 except SystemExit as e:
     code = e.code
 finally:
-    roots = {os.path.realpath(p) for p in sysconfig.get_paths().values()} | {os.environ["PACKAGE_ROOT"]}
+    # Debian's python3 links its sitecustomize.py from /etc: a module counts as Python's own by its path in
+    # the standard library as well as by where that path leads.
+    paths = sysconfig.get_paths().values()
+    roots = {os.path.realpath(p) for p in paths} | set(paths) | {os.environ["PACKAGE_ROOT"]}
     outside = sorted(f for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None))
-                     and not any(os.path.realpath(f).startswith(r + os.sep) for r in roots))
+                     and not any(g.startswith(r + os.sep) for g in (f, os.path.realpath(f)) for r in roots))
     with open(os.environ["AUDIT_OUT"], "w") as out:
         json.dump({"events": events, "outside": outside}, out)
 sys.exit(code)

@@ -109,3 +109,20 @@ def test_json_naming_a_lab_file_expands_only_the_lab_folder(value, name):
 
 def test_the_output_can_be_saved_to_a_quoted_file():
     assert stdin_json({"a": 1}, save_to="out file").startswith(f"<<'{HEREDOC_END}' | tee 'out file'\n")
+
+
+def test_renders_in_several_threads_leave_the_memory_limit_as_it_was():
+    """The render budget lowers the process's address-space limit while a render runs; renders in several
+    threads at once once left it lowered for good, and every program started afterwards (a browser) failed."""
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    from netlessons.catalog import Catalog
+    from netlessons.render import render_lesson
+
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    catalog = Catalog.default()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda lesson: render_lesson(catalog, catalog.get(lesson)),
+                      ["bridge-3ns", "veth-pair", "dns-service-discovery", "vxlan-overlay"] * 3))
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
