@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
-from netlessons import checks, sandbox
+from netlessons import capture, checks, sandbox
 from netlessons.checks import reader
 from netlessons.errors import EnvironmentProblem, SandboxDied
 from netlessons.ledger import Ledger, clean_up, identity_probes, take_proofs, with_probes
@@ -141,6 +141,15 @@ class Lab:
         return self.shell.run(command, timeout=10)
 
     def step(self, step: Step) -> StepResult:
+        """Run a step and check it, with its packet capture (if it has one) watching from before the command
+        until after the checks; in host mode each capture process is in the ledger from the moment it starts."""
+        records = [identity_probes([agent], set(), self.ledger.path)[1] for agent in step.capture_processes
+                   ] if self.ledger else []
+        recording = capture.Recording(self.shell, step, records)
+        recording.start()
+        return recording.finish(self._step(step))
+
+    def _step(self, step: Step) -> StepResult:
         if not self.ledger:
             return run_step(self.shell, step)
         before, after = identity_probes(step.creates, self.own_namespaces, self.ledger.path)
