@@ -27,6 +27,7 @@ import shlex
 import signal
 import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netlessons.checks import Verdict, output_verdict
@@ -52,6 +53,9 @@ try:
 except OSError as e:
     sys.exit("capture: cannot listen on %s: %s" % (iface, e.strerror))
 sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS: the kernel's time of each frame
+# PACKET_ADD_MEMBERSHIP, PACKET_MR_PROMISC (as tcpdump does; it ends with the socket): a bridge then passes up
+# the frames it forwards between its ports, not only those for itself.
+sock.setsockopt(263, 1, struct.pack("iHH8s", socket.if_nametoindex(iface), 1, 0, b""))
 linktype, dlt = (101, "RAW") if sock.getsockname()[3] == 65534 else (1, "EN10MB")
 if expression:
     check = subprocess.run(["tcpdump", "-d", "-y", dlt, expression], stdout=subprocess.DEVNULL,
@@ -59,6 +63,7 @@ if expression:
     if check.returncode:
         sys.exit("capture: " + (check.stderr.strip().splitlines() or ["bad filter"])[-1])
 stop = []
+parent = os.getppid()  # the lab's shell (or `watch`): when it is gone, so is the reason to capture
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.append(1))
 child = subprocess.Popen(decoder + ([expression] if expression else []), stdin=subprocess.PIPE)
@@ -77,7 +82,7 @@ try:
     pipe.write(struct.pack("=IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
     pipe.flush()
     print("listening on " + iface, file=sys.stderr, flush=True)
-    while not stop and child.poll() is None and time.monotonic() < deadline:
+    while not stop and child.poll() is None and time.monotonic() < deadline and os.getppid() == parent:
         if select.select([sock], [], [], min(0.05, max(deadline - time.monotonic(), 0)))[0]:
             write(*sock.recvmsg(262144, 64)[:2])
     sock.setblocking(False)
@@ -249,13 +254,52 @@ def watch_argv(interface: str, netns: str = "", capture: Capture | None = None, 
             *decoder]
 
 
-def watch(argv: list[str], env: dict[str, str] | None = None) -> int:
-    """Run a live capture on this terminal until Ctrl-C: the interrupt goes to the agent, which stops, while
-    netlessons itself waits for it."""
-    from netlessons.shell import in_foreground, lab_environment
+def command_on_path() -> str:
+    """Shell text, run in the lab, that puts a `netlessons` command (this Python, this copy of netlessons) in the
+    lab's folder and prints that folder, for the PATH of a learner's shell in the lab: `netlessons watch` works
+    there whether or not netlessons is installed where the shell would find it."""
+    package = Path(__file__).resolve().parent.parent
+    body = (f"#!/bin/sh\nPYTHONPATH={shlex.quote(str(package))}${{PYTHONPATH:+:$PYTHONPATH}} "
+            f"exec {shlex.quote(sys.executable)} -m netlessons \"$@\"\n")
+    return (f'mkdir -p "$LAB"/.bin && printf %s {shlex.quote(body)} >"$LAB"/.bin/netlessons && '
+            'chmod 755 "$LAB"/.bin/netlessons && printf %s "$LAB"/.bin')
 
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+def check_place(interface: str, netns: str, expression: str) -> None:
+    """Refuse, before anything starts, an interface that is not there and a filter tcpdump cannot read."""
+    from netlessons.errors import ParameterError
+    from netlessons.shell import run_once
+
+    where = ["-n", netns] if netns else []
+    shown = run_once(["ip", *where, "link", "show", "dev", interface])
+    if shown.status != 0:
+        place = f" in namespace {netns}" if netns else " here"
+        why = shown.stderr.strip().splitlines()[-1] if shown.stderr.strip() else f"exit {shown.status}"
+        raise ParameterError(f"no interface {interface!r}{place}: {why}",
+                             hint="`ip -br link` lists the interfaces; inside a lab, `ip netns list` its namespaces")
+    if expression:
+        compiled = run_once(["tcpdump", "-d", "-y", "EN10MB", expression])
+        if compiled.status != 0:
+            why = compiled.stderr.strip().splitlines()[-1] if compiled.stderr.strip() else "tcpdump refused it"
+            raise ParameterError(f"not a filter tcpdump can read: {why}")
+
+
+def watch(argv: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a live capture on this terminal until Ctrl-C (which reaches the agent, as the terminal's foreground
+    group; netlessons itself waits), `kill` or a closed terminal (passed on to the agent). Its exit status."""
+    import subprocess
+
+    from netlessons.shell import lab_environment
+
+    process = subprocess.Popen(argv, env=env or lab_environment())
+
+    def forward(signum: int, frame: object) -> None:
+        process.send_signal(signal.SIGTERM)
+
+    handlers = {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: forward, signal.SIGHUP: forward}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
     try:
-        return in_foreground(argv, env or lab_environment())
+        return process.wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
