@@ -66,7 +66,9 @@ stop = []
 parent = os.getppid()  # the lab's shell (or `watch`): when it is gone, so is the reason to capture
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.append(1))
-child = subprocess.Popen(decoder + ([expression] if expression else []), stdin=subprocess.PIPE)
+# tcpdump leaves Ctrl-C to the agent, which ends its stream: so it decodes every packet sent, and ends cleanly.
+child = subprocess.Popen(decoder + ([expression] if expression else []), stdin=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 pipe = child.stdin
 deadline = time.monotonic() + seconds
 
@@ -178,7 +180,8 @@ def stop_command(step: Step) -> str:
 
 def merge(step: Step, printed: str) -> tuple[str, ...]:
     """The agents' lines in the order the kernel saw their packets, each named by its interface, without
-    the timestamp (stable: packets of one instant keep the order of the capture list)."""
+    the timestamp (stable: packets of one instant keep the order of the capture list). One line per packet:
+    what tcpdump prints of an encapsulated packet on a line of its own joins its packet's line after " | "."""
     labels = [label(capture, interface) for capture, interface in places(step.capture)]
     found: list[tuple[int, int, int, str]] = []
     current: int | None = None
@@ -188,7 +191,11 @@ def merge(step: Step, printed: str) -> tuple[str, ...]:
             current = int(line[4:])
             continue
         match = _LINE.fullmatch(line)
-        if current is None or current >= len(labels) or not match:
+        if current is None or current >= len(labels) or not line.strip():
+            continue
+        if not match:  # a packet inside the packet (VXLAN's inner frame): on the same line, after " | "
+            if found and found[-1][2] == order - 1:
+                found[-1] = (*found[-1][:3], f"{found[-1][3]} | {line.strip()}")
             continue
         seconds, fraction, text = match.groups()
         found.append((int(seconds), int(fraction.ljust(9, "0")), order, f"{labels[current]}: {text}"))
