@@ -47,7 +47,10 @@ id = "ping"
 title = "Ping"
 explain = "Watch it."
 run = "{{{{ ping.ping('10.9.0.2', 'cap-a') }}}}"
-capture = [{{ on = "va", in = "cap-a", filter = "icmp" }}, {{ on = "vb", in = "cap-b", filter = "arp or icmp", link = true }}]
+capture = [
+  {{ on = "va", in = "cap-a", filter = "icmp" }},
+  {{ on = "vb", in = "cap-b", filter = "arp or icmp", link = true }},
+]
 expect.capture = [{expected}]
 
 [[steps]]
@@ -124,8 +127,9 @@ def test_a_capture_works_as_an_ordinary_user(ordinary_user_copy, ordinary_user_t
 ])
 def test_a_broken_capture_is_named_before_anything_runs(tmp_path, bad, message):
     text = PAIR.format(id="broken", expected="").replace(
-        'capture = [{ on = "va", in = "cap-a", filter = "icmp" }, '
-        '{ on = "vb", in = "cap-b", filter = "arp or icmp", link = true }]', bad)
+        'capture = [\n  { on = "va", in = "cap-a", filter = "icmp" },\n'
+        '  { on = "vb", in = "cap-b", filter = "arp or icmp", link = true },\n]', bad)
+    assert bad in text
     (tmp_path / "broken.toml").write_text(text)
     result = netlessons("run", "broken", "--lessons-dir", str(tmp_path))
     assert result.returncode == 2, result.stdout + result.stderr
