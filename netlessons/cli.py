@@ -416,6 +416,34 @@ def lab_shell(
     raise typer.Exit(status)
 
 
+@app.command("watch", help="Show the packets on an interface as they pass, one decoded line each, until Ctrl-C. "
+                           "Meant for a lab's shell (`netlessons shell LESSON`), where the lab's namespaces are: "
+                           "e.g. `netlessons watch br0`, `netlessons watch eth0 --ns pod1 --filter icmp`.")
+@handles_errors
+def watch(
+    interface: str = typer.Argument(..., help="The interface to watch."),
+    ns: str = typer.Option("", "--ns", help="The namespace it is in (default: where this shell is)."),
+    filter_: str = typer.Option("", "--filter", help="A tcpdump filter, e.g. 'arp or icmp'."),
+    link: bool = typer.Option(False, "--link", "-e", help="Show link-layer headers (MAC addresses), as tcpdump -e."),
+    decode: str = typer.Option("", "--decode", help="'vxlan': decode UDP as VXLAN, as tcpdump -T vxlan."),
+) -> None:
+    from netlessons import capture
+    from netlessons.lesson import Capture
+    from netlessons.params import check_object_name
+
+    check_object_name("link", interface)
+    if ns:
+        check_object_name("netns", ns)
+    if decode not in capture.DECODERS:
+        raise errors.ParameterError(f"--decode is one of: {', '.join(d for d in capture.DECODERS if d)}; "
+                                    f"{decode!r} is not")
+    capture.check_place(interface, ns, filter_)
+    spec = Capture(on=(interface,), netns=ns, filter=filter_, link=link, decode=decode)
+    typer.echo(f"watching {interface}{' in ' + ns if ns else ''}; Ctrl-C stops", err=True)
+    status = capture.watch(capture.watch_argv(interface, ns, spec))
+    raise typer.Exit(errors.EXIT_OK if status in (0, -signal.SIGINT, 128 + signal.SIGINT) else errors.EXIT_ENVIRONMENT)
+
+
 @app.command("diagram")
 @handles_errors
 def draw(

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from netlessons import diagram, state
+from netlessons.capture import wire_of
 from netlessons.explain import expected_in_words
-from netlessons.lesson import RenderedLesson
+from netlessons.lesson import RenderedLesson, Step
 from netlessons.params import convert
 from netlessons.results import StepResult
 from netlessons.runner import EVERY_STEP, WATCHED, Lab
@@ -112,6 +113,8 @@ class Command:
     verdict: str  # "passed", "failed, as expected: passed", "FAILED: ..."
     expected: tuple[str, ...]
     changes: tuple[str, ...]
+    wire: tuple[str, ...] = ()  # the packets its capture saw, masked
+    watched: str = ""  # where it watched, in words ("" when the step has no capture)
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,8 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
                 label=rendered.label(step), lines=tuple(line for line in lines if line not in plumbing),
                 plumbing=Plumbing(tuple(plumbing), "; ".join(reasons)) if plumbing else None,
                 output=mask(result.result.output).rstrip("\n"), passed=result.passed, verdict=verdict,
-                expected=tuple(expected_in_words(step)), changes=changes))
+                expected=tuple(expected_in_words(step)), changes=changes,
+                wire=tuple(mask_wire(line) for line in wire_of(result)), watched=_watched(step)))
         if commands:
             first = numbered.first
             title = first.title + (" (and the same for the others)" if len(commands) > 1 else "")
@@ -244,6 +248,25 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
     made_with, sets = _values_note(rendered)
     return Handout(lesson.id, lesson.title, " ".join(lesson.summary.split()), builds_on, made_with, sets,
                    captured.built, tuple(sections), " ".join(lesson.kubernetes.split()))
+
+
+_WIRE = [(re.compile(r"\bid \d+, seq"), "id …, seq"),  # ping's ICMP id differs from run to run
+         (re.compile(r"(\d+\.\d+\.\d+\.\d+)\.\d+ > (\S+)\.(4789|8472): VXLAN"), r"\1.… > \2.\3: VXLAN")]
+
+
+def mask_wire(line: str) -> str:
+    """A captured packet as a handout shows it: masked like output, and the values that come from chance
+    (ping's ICMP id, the source port a VXLAN device picks from a hash of the inner packet) too."""
+    line = mask(line)
+    for pattern, replacement in _WIRE:
+        line = pattern.sub(replacement, line)
+    return line
+
+
+def _watched(step: Step) -> str:
+    places = [f"{' and '.join(c.on)}{f' in {c.netns}' if c.netns else ''}"
+              + (f", filter {c.filter}" if c.filter else "") for c in step.capture]
+    return "; ".join(places)
 
 
 def _check(command: Command) -> str:
@@ -283,6 +306,9 @@ def write_markdown(doc: Handout) -> str:
                         *(f"{line.prompt} {line.text}" for line in command.plumbing.lines), "```", "", "</details>",
                         ""]
             out += [_check(command), ""]
+            if command.watched:
+                out += [f"On the wire ({command.watched}):", "", "```text", *(command.wire or ("(no packet)",)),
+                        "```", ""]
             if command.changes:
                 out += ["What changed:", "", "```text", *command.changes, "```", ""]
     if doc.kubernetes:
@@ -345,6 +371,9 @@ def write_html(doc: Handout) -> str:
                 out.append(f'<details class="plumbing"><summary>Lab plumbing: {e(command.plumbing.why)}</summary>'
                            f"{_pre(command.plumbing.lines)}</details>")
             out.append(f'<p class="check {"ok" if command.passed else "fail"}">{e(_check(command))}</p>')
+            if command.watched:
+                out.append(f"<p>On the wire ({e(command.watched)}):</p>"
+                           f'<pre class="wire"><code>{e(chr(10).join(command.wire or ("(no packet)",)))}</code></pre>')
             if command.changes:
                 out.append("<p>What changed:</p><ul>" + "".join(f"<li>{e(c)}</li>" for c in command.changes)
                            + "</ul>")

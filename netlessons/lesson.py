@@ -38,6 +38,20 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Capture:
+    """Packets to watch during a step: on which interfaces, in which namespace ("" = where the lab's shell lives),
+    which ones (a tcpdump filter), and how to decode them (`link`: with link-layer headers, as tcpdump -e;
+    `decode`: "vxlan" for VXLAN on a port tcpdump does not know, as tcpdump -T vxlan)."""
+
+    on: tuple[str, ...]
+    netns: str = ""
+    filter: str = ""
+    link: bool = False
+    decode: str = ""
+    count: int = 100  # at most this many packets per interface
+
+
+@dataclass(frozen=True)
 class Expectation:
     """What a step must show. `status` is an exit code, or "failure" for any non-zero code."""
 
@@ -46,6 +60,7 @@ class Expectation:
     state: tuple[dict[str, Any], ...] = ()
     wait: float = 3.0
     every_round: bool = True  # with foreach: check the state after every round, or only after the last
+    capture: tuple[str, ...] = ()  # lines of the step's capture, in order, matched like output lines
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,7 @@ class StepSpec:
     background: bool = False
     line: int | None = None
     when: str = ""  # a template expression: the step (or a round of its loop) is left out where it is false
+    capture: tuple[Capture, ...] = ()  # its texts are still templates
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,14 @@ class Step:
     timeout: float = 30.0
     creates: tuple[Owned, ...] = ()
     needs: tuple[str, ...] = ()
+    capture: tuple[Capture, ...] = ()
+
+    @property
+    def capture_processes(self) -> list[Owned]:
+        """The processes that capture packets during this step, one per interface watched, as host mode claims
+        and records them."""
+        count = sum(len(capture.on) for capture in self.capture)
+        return [Owned("process", f"capture-{self.id}-{index}") for index in range(count)]
 
 
 @dataclass(frozen=True)
@@ -232,7 +256,7 @@ class RenderedLesson:
     def owned(self) -> list[Owned]:
         seen: list[Owned] = []
         for step in self.steps:
-            seen += [o for o in step.creates if o not in seen]
+            seen += [o for o in step.creates + tuple(step.capture_processes) if o not in seen]
         return seen
 
 

@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 from netlessons import checks
 from netlessons import params as param_types
 from netlessons.errors import UNPRINTABLE, LessonFileError, LessonFileErrors, ParameterError, printable
-from netlessons.lesson import Expectation, Lesson, Parameter, StepSpec, reserved_name
+from netlessons.lesson import Capture, Expectation, Lesson, Parameter, StepSpec, reserved_name
 
 FLAVORS = ("brctl", "iproute2")
 LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -32,8 +32,9 @@ LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes",
                "constants"}
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
-STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout", "when"}
-EXPECT_KEYS = {"status", "output", "state", "wait", "every_round"}
+STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout", "when", "capture"}
+EXPECT_KEYS = {"status", "output", "state", "wait", "every_round", "capture"}
+CAPTURE_KEYS = {"on", "in", "filter", "link", "decode", "count"}
 MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 12  # a real lesson nests about 6 deep (steps → step → expect → state → check → value)
 MAX_KEY_PARTS = 32  # tomllib's time and memory grow with the square of a dotted key's length
@@ -304,7 +305,49 @@ def _expectation(src: _Source, table: Any, where: str, line: int | None, errors:
     if not isinstance(every_round, bool):
         errors.append(src.error("'every_round' is true or false", f"{where}.every_round", line))
         every_round = True
-    return Expectation(status=status, output=output, state=state, wait=float(wait), every_round=every_round)
+    capture = _string_list(src, table, "capture", where, line, errors)
+    return Expectation(status=status, output=output, state=state, wait=float(wait), every_round=every_round,
+                       capture=capture)
+
+
+def _captures(src: _Source, value: Any, where: str, line: int | None, errors: list) -> tuple[Capture, ...]:
+    """`capture`: one table or a list of them, each { on = IF or [IF, ...], in = NS, filter = "...", link = true,
+    decode = "vxlan", count = N }."""
+    from netlessons.capture import DECODERS, MAX_COUNT
+
+    tables = value if isinstance(value, list) else [value]
+    found = []
+    for index, table in enumerate(tables):
+        here = f"{where}[{index}]" if isinstance(value, list) else where
+        if not isinstance(table, dict):
+            errors.append(src.error("a capture is a table like { on = 'br0', filter = 'arp or icmp' }, or a "
+                                    "list of them", here, line))
+            continue
+        _check_keys(src, table, CAPTURE_KEYS, here, line, errors)
+        on = table.get("on")
+        interfaces = [on] if isinstance(on, str) else on
+        if not isinstance(interfaces, list) or not interfaces or \
+                not all(isinstance(i, str) and i.strip() for i in interfaces):
+            errors.append(src.error("'on' names the interface to watch, or a list of them", f"{here}.on", line))
+            continue
+        texts = {key: table.get(key, "") for key in ("in", "filter", "decode")}
+        bad = [key for key, text in texts.items() if not isinstance(text, str)]
+        for key in bad:
+            errors.append(src.error(f"{key!r} must be a string", f"{here}.{key}", line))
+        if texts["decode"] not in DECODERS:
+            errors.append(src.error(f"unknown decode {texts['decode']!r}; one of "
+                                    f"{', '.join(repr(d) for d in DECODERS)}", f"{here}.decode", line))
+            continue
+        link, count = table.get("link", False), table.get("count", 100)
+        if not isinstance(link, bool):
+            errors.append(src.error("'link' is true or false", f"{here}.link", line))
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 < count <= MAX_COUNT:
+            errors.append(src.error(f"'count' is a number of packets from 1 to {MAX_COUNT}", f"{here}.count", line))
+        if bad or not isinstance(link, bool) or not isinstance(count, int) or isinstance(count, bool):
+            continue
+        found.append(Capture(on=tuple(interfaces), netns=texts["in"], filter=texts["filter"], link=link,
+                             decode=texts["decode"], count=count))
+    return tuple(found)
 
 
 def _steps(src: _Source, data: dict, table: str, errors: list, required: bool) -> tuple[StepSpec, ...]:
@@ -339,6 +382,8 @@ def _steps(src: _Source, data: dict, table: str, errors: list, required: bool) -
             timeout=float(timeout),
             line=line,
             when=_text(src, step, "when", where, line, errors, required=False),
+            capture=_captures(src, step["capture"], f"{where}.capture", src.key_line("capture", line), errors)
+            if "capture" in step else (),
         ))
     return tuple(specs)
 

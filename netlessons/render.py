@@ -37,7 +37,18 @@ from netlessons.errors import (
     SubnetTooSmall,
     printable,
 )
-from netlessons.lesson import FAMILIES, HELPERS, Lesson, Owned, Parameter, RenderedLesson, Step, StepSpec, reserved_name
+from netlessons.lesson import (
+    FAMILIES,
+    HELPERS,
+    Capture,
+    Lesson,
+    Owned,
+    Parameter,
+    RenderedLesson,
+    Step,
+    StepSpec,
+    reserved_name,
+)
 from netlessons.loader import read_lesson_text
 from netlessons.params import check_object_name, resolve
 
@@ -650,12 +661,27 @@ def _render_spec(renderer: Renderer, lesson: Lesson, spec: StepSpec, values: dic
                       for check in spec.expect.state) if checked_here else ()
         _check_numbers(state, f"{where}.expect.state")
         expect = replace(spec.expect, output=tuple(text(line, "expect.output") for line in spec.expect.output),
-                         state=state)
+                         state=state, capture=tuple(text(line, "expect.capture") for line in spec.expect.capture))
         steps.append(Step(id=step_id, title=text(spec.title, "title"), explain=text(spec.explain, "explain"),
                           command=command, expect=expect, group=spec.id, lesson=lesson.id, phase=phase,
                           erratum=text(spec.erratum, "erratum") if spec.erratum else "",
-                          timeout=spec.timeout, creates=tuple(creates), needs=tuple(needs)))
+                          timeout=spec.timeout, creates=tuple(creates), needs=tuple(needs),
+                          capture=_render_captures(spec.capture, lambda source: text(source, "capture"))))
     return steps
+
+
+def _render_captures(captures: tuple[Capture, ...], text: Any) -> tuple[Capture, ...]:
+    """A step's captures with their interface, namespace and filter rendered; an interface or namespace must
+    be a valid name (it reaches a command line, quoted)."""
+    rendered = []
+    for capture in captures:
+        on = tuple(text(name) for name in capture.on)
+        for name in on:
+            check_object_name("link", name)
+        if capture.netns:
+            check_object_name("netns", text(capture.netns))
+        rendered.append(replace(capture, on=on, netns=text(capture.netns), filter=text(capture.filter)))
+    return tuple(rendered)
 
 
 def _check_numbers(state: tuple[dict[str, Any], ...], field_name: str) -> None:

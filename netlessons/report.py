@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
-from netlessons import checks, hints
+from netlessons import capture, checks, hints
 from netlessons.lesson import RenderedLesson
 from netlessons.results import RunReport, StepResult
 from netlessons.terminal import Progress, color_wanted, fit, paint, width
@@ -86,6 +86,11 @@ class LiveView:
         out = lines
         if self.verbose and outcome.result.output.strip():
             out += [f"        | {line}" for line in outcome.result.output.rstrip("\n").splitlines()]
+        wire = capture.wire_of(outcome)
+        if self.verbose and wire:
+            out += ["        on the wire:"] + [f"        ~ {line}" for line in wire]
+        elif self.verbose and outcome.step.capture:
+            out.append("        on the wire: no packet")
         out += [f"        {change}" for change in outcome.changes]
         self._write("\n".join(out) + "\n")
 

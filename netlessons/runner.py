@@ -10,18 +10,19 @@ each step (a progress line) or not. Ctrl-C always stops what runs now and goes o
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol
 
-from netlessons import checks, sandbox
+from netlessons import capture, checks, sandbox
 from netlessons.checks import reader
 from netlessons.errors import EnvironmentProblem, SandboxDied
 from netlessons.ledger import Ledger, clean_up, identity_probes, take_proofs, with_probes
 from netlessons.lesson import RenderedLesson, Step
 from netlessons.results import CommandResult, RunReport, StepResult
-from netlessons.shell import LabShell
+from netlessons.shell import LabShell, lab_environment
 from netlessons.tools import check_tools
 
 
@@ -141,6 +142,15 @@ class Lab:
         return self.shell.run(command, timeout=10)
 
     def step(self, step: Step) -> StepResult:
+        """Run a step and check it, with its packet capture (if it has one) watching from before the command
+        until after the checks; in host mode each capture process is in the ledger from the moment it starts."""
+        records = [identity_probes([agent], set(), self.ledger.path)[1] for agent in step.capture_processes
+                   ] if self.ledger else []
+        recording = capture.Recording(self.shell, step, records)
+        recording.start()
+        return recording.finish(self._step(step))
+
+    def _step(self, step: Step) -> StepResult:
         if not self.ledger:
             return run_step(self.shell, step)
         before, after = identity_probes(step.creates, self.own_namespaces, self.ledger.path)
@@ -191,8 +201,12 @@ class Lab:
     def open_shell(self) -> int:
         """Hand the learner an interactive shell in the lab; the prompt names the lesson."""
         lab = self.run('printf %s "$LAB"').stdout  # the lab's own folder, for the learner too
+        env = {"LAB": lab} if lab else {}
+        if lab:  # and `netlessons` (for `netlessons watch`), whether or not it is installed on PATH
+            folder = self.run(capture.command_on_path()).stdout
+            env["PATH"] = os.pathsep.join([folder, lab_environment()["PATH"]]) if folder else lab_environment()["PATH"]
         return self.shell.interactive(f"[netlessons {self.rendered.lesson.id}] \\w# ", enter=not self.host,
-                                      extra_env={"LAB": lab} if lab else None)
+                                      extra_env=env or None)
 
     def interrupt(self) -> None:
         """Stop whatever runs now; a later close() cleans up with a fresh shell."""

@@ -21,14 +21,16 @@ import tty
 from dataclasses import dataclass
 from typing import Iterator, TextIO
 
+from netlessons import capture
 from netlessons.errors import NetlessonsError
 from netlessons.lesson import RenderedLesson
 from netlessons.report import prerequisites_line
 from netlessons.results import StepResult
 from netlessons.runner import EVERY_STEP, WATCHED, Lab
 
-KEYS = {"": "run", "\r": "run", "\n": "run", "s": "skip", "r": "repeat", "!": "shell", "q": "quit", "\x04": "quit"}
-HELP = "[Enter] run   s skip   r repeat the previous step   ! shell in the lab   q quit"
+KEYS = {"": "run", "\r": "run", "\n": "run", "s": "skip", "r": "repeat", "!": "shell", "w": "watch", "q": "quit",
+        "\x04": "quit"}
+HELP = "[Enter] run   s skip   r repeat the previous step   ! shell in the lab   w watch an interface   q quit"
 
 
 def _read_line(fd: int) -> str | None:
@@ -128,8 +130,32 @@ class Walk:
             self.say(f"   ✓ ok{expected}")
         else:
             self.say(f"   ✗ FAILED: {outcome.verdict.problem}")
+        wire = capture.wire_of(outcome)
+        if wire or step.capture:
+            self.say("   on the wire:" if wire else "   on the wire: no packet")
+            for line in wire:
+                self.say(f"   ~ {line}")
         for change in outcome.changes:
             self.say(f"   changed: {change}")
+
+    def watch(self, lab: Lab) -> None:
+        """Show the packets on an interface of the lab as they pass, until Ctrl-C: for a class that pings
+        from a shell in the lab (`!`) or from another terminal."""
+        self.out.write("   watch which interface? (IF, or IF NAMESPACE; empty: back) ")
+        self.out.flush()
+        line = _read_line(self.stdin_fd)
+        words = (line or "").split()
+        if not words or len(words) > 2:
+            self.say("   (not watching)")
+            return
+        interface, netns = words[0], words[1] if len(words) > 1 else ""
+        self.say(f"   (the packets on {interface}{' in ' + netns if netns else ''}; Ctrl-C stops watching)")
+        try:
+            argv = lab.shell.enter_command() + capture.watch_argv(interface, netns, python="python3")
+            capture.watch(argv)
+        except (NetlessonsError, OSError) as e:
+            self.say(f"   ({getattr(e, 'message', e)})")
+        self.say("   (back in the walk)")
 
     def play(self) -> Tally:
         rendered = self.rendered
@@ -167,6 +193,9 @@ class Walk:
                     except NetlessonsError as e:
                         self.say(f"   ({e.message})")
                     self.say("   (back in the walk)")
+                    continue
+                if choice == "watch":
+                    self.watch(lab)
                     continue
                 if choice == "repeat" and last_run is not None:
                     index = last_run
