@@ -26,7 +26,7 @@ import re
 import shlex
 import signal
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,16 +105,9 @@ except subprocess.TimeoutExpired:
 _LINE = re.compile(r"(\d+)\.(\d+) (.*)")
 
 
-@dataclass(frozen=True)
-class Watched(StepResult):
-    """A step's result with the packets its capture saw, one decoded line each, in the order they were seen."""
-
-    wire: tuple[str, ...] = ()
-
-
 def wire_of(outcome: StepResult) -> tuple[str, ...]:
     """The packets a step's capture saw (none for a step without one)."""
-    return getattr(outcome, "wire", ())
+    return outcome.wire
 
 
 def decoder_argv(capture: Capture, count: int | None = None) -> list[str]:
@@ -242,7 +235,7 @@ class Recording:
         if self.shell.alive():
             printed: CommandResult = self.shell.run(stop_command(self.step), timeout=30)
             wire = merge(self.step, printed.stdout)
-        watched = Watched(**{name: getattr(outcome, name) for name in StepResult.__dataclass_fields__}, wire=wire)
+        watched = replace(outcome, wire=wire)
         if not outcome.passed:
             return watched
         if self.problem:

@@ -33,6 +33,7 @@ def expected_in_words(step: Step) -> list[str]:
         said.append(f"the command exits with status {expect.status}")
     said += [f"a line like: {_readable(line)}" for line in expect.output if line]
     said += [checks.describe(c) for c in expect.state]
+    said += [f"a packet like: {_readable(line)}" for line in expect.capture if line]
     return said or [NOTHING]
 
 

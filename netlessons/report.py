@@ -204,7 +204,7 @@ def to_json(report: RunReport, rendered: RenderedLesson | None = None) -> str:
             "problem": r.verdict.problem,
             "detail": r.verdict.detail,
             "checks": list(r.checked),
-            "changes": list(r.changes),
+            "changes": list(r.changes), "capture": list(r.wire),
         } for r in report.results],
     }, indent=2) + "\n"
 

@@ -34,6 +34,7 @@ class StepResult:
     verdict: Verdict
     checked: tuple[str, ...] = ()  # the state checks, in words
     changes: tuple[str, ...] = ()  # what the step changed, in words (with --changes)
+    wire: tuple[str, ...] = ()  # the packets the step's capture saw, one decoded line each
 
     @property
     def passed(self) -> bool:
