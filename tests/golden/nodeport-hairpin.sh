@@ -258,7 +258,7 @@ ip netns exec node1 iptables -t nat -A KUBE-EXT-WEB -j KUBE-SVC-WEB
 for _ in $(seq 20); do ip netns exec outside curl -sS --max-time 2 http://203.0.113.1:30080/; done | sort -u
 
 # node1's connection table: DNAT to pod2 and SNAT to node1, in one entry
-ip netns exec node1 grep 'dport=30080 ' /proc/net/nf_conntrack | grep -m 1 'src=10.244.2.2 '
+ip netns exec node1 grep 'dport=30080 ' /proc/net/nf_conntrack | grep -m 1 'src=10.244.2.2 ' | sed -E 's/.*(src=[^ ]+ dst=[^ ]+) sport=[0-9]+ (dport=[0-9]+) (src=[^ ]+ dst=[^ ]+ sport=[0-9]+).*/\1 \2 \3/'
 
 # node1 calls 127.0.0.1:30080: no answer
 ip netns exec node1 curl -sS --max-time 2 http://127.0.0.1:30080/ || echo "(failed, as this step expects)"
@@ -280,13 +280,13 @@ ip netns exec node1 iptables -t nat -A KUBE-SEP-SELF -p tcp -j DNAT --to-destina
 ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=1
 
 # pod1 calls its own Service: nothing even reaches pod1
-a=$(ip netns exec pod1 nstat -as IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -as IpInReceives | awk '/IpInReceives/ {print $2}'); echo "IP packets that reached pod1: $((b - a))"
+a=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'IP packets reached pod1'; else echo 'no IP packet reached pod1'; fi
 
 # Allow hairpin on pod1's bridge port
 ip netns exec node1 bridge link set dev veth-pod1 hairpin on
 
 # Still no answer, but now the packets reach pod1
-a=$(ip netns exec pod1 nstat -as IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -as IpInReceives | awk '/IpInReceives/ {print $2}'); echo "IP packets that reached pod1: $((b - a))"
+a=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'IP packets reached pod1'; else echo 'no IP packet reached pod1'; fi
 
 # KUBE-SEP-SELF: mark pod1's traffic to itself for masquerade
 ip netns exec node1 iptables -t nat -I KUBE-SEP-SELF 1 -s 10.244.1.2/32 -j KUBE-MARK-MASQ
@@ -307,7 +307,7 @@ ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/
 
 # br_netfilter on again, hairpin still off: nothing reaches pod1
 ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=1
-a=$(ip netns exec pod1 nstat -as IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -as IpInReceives | awk '/IpInReceives/ {print $2}'); echo "IP packets that reached pod1: $((b - a))"
+a=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'IP packets reached pod1'; else echo 'no IP packet reached pod1'; fi
 
 # Hairpin on again, as the CNI plugin leaves it
 ip netns exec node1 bridge link set dev veth-pod1 hairpin on
@@ -344,7 +344,7 @@ ip netns exec node1 iptables -t nat -A KUBE-SEP-POD3 -p tcp -j DNAT --to-destina
 
 # br_netfilter off: pod1 → 10.96.0.102 → pod3 fails
 ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=0
-a=$(ip netns exec pod1 nstat -as TcpOutRsts | awk '/TcpOutRsts/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.102/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -as TcpOutRsts | awk '/TcpOutRsts/ {print $2}'); echo "resets pod1 sent: $((b - a))"
+a=$(ip netns exec pod1 nstat -asz TcpOutRsts | awk '/TcpOutRsts/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.102/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz TcpOutRsts | awk '/TcpOutRsts/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'pod1 sent resets'; else echo 'pod1 sent no reset'; fi
 
 # br_netfilter on: pod1 → 10.96.0.102 → pod3 answers
 ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=1
