@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # nodeport-hairpin: NodePort from outside, and a pod that reaches itself through its own Service (hairpin)
-# Open the web Service on a port of the node's own addresses, reached from the outside world. Then
-# the hairpin case: a Service whose only endpoint is the very pod that calls it fails, until the
-# pod's bridge port may send traffic back where it came from and the pod's own traffic is
-# masqueraded.
+# Open the web Service on a port of the node's own addresses, reached from the outside world and,
+# once route_localnet allows it, from 127.0.0.1. Then the hairpin case with br_netfilter on, as on a
+# Kubernetes node: a Service whose only endpoint is the very pod that calls it fails until the pod's
+# bridge port may send traffic back where it came from and the pod's own traffic is masqueraded;
+# without br_netfilter the masquerade alone is enough. Last, the reason Kubernetes wants
+# br_netfilter at all: a Service whose endpoint sits on the same bridge as its client.
 # Printed by netlessons 0.1.0 (flavor iproute2).
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
@@ -238,34 +240,53 @@ ip netns exec node1 ping -c 1 -W 1 10.96.0.100 || echo "(failed, as this step ex
 
 # === NodePort from outside, and a pod that reaches itself through its own Service (hairpin) ===
 
-# Create KUBE-NODEPORTS
+# Create KUBE-NODEPORTS and KUBE-EXT-WEB
 ip netns exec node1 iptables -t nat -N KUBE-NODEPORTS
+ip netns exec node1 iptables -t nat -N KUBE-EXT-WEB
 
 # KUBE-SERVICES: anything for a local address goes to KUBE-NODEPORTS
 ip netns exec node1 iptables -t nat -A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
 
-# KUBE-NODEPORTS: port 30080 is the web Service
-ip netns exec node1 iptables -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j KUBE-MARK-MASQ
-ip netns exec node1 iptables -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j KUBE-SVC-WEB
+# Port 30080: KUBE-NODEPORTS → KUBE-EXT-WEB
+ip netns exec node1 iptables -t nat -A KUBE-NODEPORTS -p tcp --dport 30080 -j KUBE-EXT-WEB
+# Port 30080: KUBE-EXT-WEB → KUBE-MARK-MASQ
+ip netns exec node1 iptables -t nat -A KUBE-EXT-WEB -j KUBE-MARK-MASQ
+# Port 30080: KUBE-EXT-WEB → KUBE-SVC-WEB
+ip netns exec node1 iptables -t nat -A KUBE-EXT-WEB -j KUBE-SVC-WEB
 
 # The outside world calls 203.0.113.1:30080, 20 times
 for _ in $(seq 20); do ip netns exec outside curl -sS --max-time 2 http://203.0.113.1:30080/; done | sort -u
 
+# node1's connection table: DNAT to pod2 and SNAT to node1, in one entry
+ip netns exec node1 grep 'dport=30080 ' /proc/net/nf_conntrack | grep -m 1 'src=10.244.2.2 ' | sed -E 's/.*(src=[^ ]+ dst=[^ ]+) sport=[0-9]+ (dport=[0-9]+) (src=[^ ]+ dst=[^ ]+ sport=[0-9]+).*/\1 \2 \3/'
+
+# node1 calls 127.0.0.1:30080: no answer
+ip netns exec node1 curl -sS --max-time 2 http://127.0.0.1:30080/ || echo "(failed, as this step expects)"
+
+# Allow 127.0.0.0/8 to be routed on node1 (route_localnet)
+ip netns exec node1 sysctl -w net.ipv4.conf.all.route_localnet=1
+
+# node1 calls 127.0.0.1:30080, 20 times: both pods answer
+for _ in $(seq 20); do ip netns exec node1 curl -sS --max-time 2 http://127.0.0.1:30080/; done | sort -u
+
 # A Service 10.96.0.101 whose only endpoint is pod1
 ip netns exec node1 iptables -t nat -N KUBE-SVC-SELF
 ip netns exec node1 iptables -t nat -N KUBE-SEP-SELF
-ip netns exec node1 iptables -t nat -A KUBE-SERVICES -d 10.96.0.101/32 -p tcp --dport 80 -j KUBE-SVC-SELF
+ip netns exec node1 iptables -t nat -I KUBE-SERVICES 1 -d 10.96.0.101/32 -p tcp --dport 80 -j KUBE-SVC-SELF
 ip netns exec node1 iptables -t nat -A KUBE-SVC-SELF -j KUBE-SEP-SELF
 ip netns exec node1 iptables -t nat -A KUBE-SEP-SELF -p tcp -j DNAT --to-destination 10.244.1.2:9376
 
-# pod1 calls its own Service: no answer
-ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo "(failed, as this step expects)"
+# Pass bridged IPv4 traffic to iptables on node1, as Kubernetes nodes do
+ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=1
+
+# pod1 calls its own Service: nothing even reaches pod1
+a=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'IP packets reached pod1'; else echo 'no IP packet reached pod1'; fi
 
 # Allow hairpin on pod1's bridge port
 ip netns exec node1 bridge link set dev veth-pod1 hairpin on
 
-# Still no answer
-ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo "(failed, as this step expects)"
+# Still no answer, but now the packets reach pod1
+a=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'IP packets reached pod1'; else echo 'no IP packet reached pod1'; fi
 
 # KUBE-SEP-SELF: mark pod1's traffic to itself for masquerade
 ip netns exec node1 iptables -t nat -I KUBE-SEP-SELF 1 -s 10.244.1.2/32 -j KUBE-MARK-MASQ
@@ -276,8 +297,58 @@ ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/
 # pod1's server saw the node's cni0 address
 tail -n 1 "$LAB"/svc-pod1.log
 
-# Is br_netfilter loaded here?
-test -d /proc/sys/net/bridge && echo 'br_netfilter: loaded' || echo 'br_netfilter: not loaded'
+# For comparison: br_netfilter off on node1 (bridge-nf-call-iptables = 0)
+ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=0
+# For comparison: br_netfilter off on node1 (hairpin off)
+ip netns exec node1 bridge link set dev veth-pod1 hairpin off
+
+# Without br_netfilter, pod1 reaches itself with hairpin off
+ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/
+
+# br_netfilter on again, hairpin still off: nothing reaches pod1
+ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=1
+a=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.101/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz IpInReceives | awk '/IpInReceives/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'IP packets reached pod1'; else echo 'no IP packet reached pod1'; fi
+
+# Hairpin on again, as the CNI plugin leaves it
+ip netns exec node1 bridge link set dev veth-pod1 hairpin on
+
+# pod3 on node1, next to pod1: namespace
+ip netns add pod3
+# pod3 on node1, next to pod1: loopback
+ip netns exec pod3 ip link set lo up
+# pod3 on node1, next to pod1: veth
+ip netns exec node1 ip link add veth-pod3 type veth peer name eth0 netns pod3
+# pod3 on node1, next to pod1: plug
+ip netns exec node1 ip link set veth-pod3 master cni0
+# pod3 on node1, next to pod1: up
+ip netns exec node1 ip link set veth-pod3 up
+# pod3 on node1, next to pod1: address
+ip netns exec pod3 ip addr add 10.244.1.3/24 dev eth0
+# pod3 on node1, next to pod1: pod-up
+ip netns exec pod3 ip link set eth0 up
+# pod3 on node1, next to pod1: route
+ip netns exec pod3 ip route add default via 10.244.1.1
+# pod3 on node1, next to pod1: server
+mkdir -p "$LAB"/www-svc-pod3 && printf '%s\n' pod3 >"$LAB"/www-svc-pod3/index.html
+ip netns exec pod3 python3 -m http.server 9376 --bind 0.0.0.0 --directory "$LAB"/www-svc-pod3 >"$LAB"/svc-pod3.log 2>&1 &
+echo $! >"$LAB"/svc-pod3.pid
+for _ in $(seq 100); do ip netns exec pod3 ss -Hltn 'sport = :9376' | grep -q . && break; sleep 0.1; done
+
+# A Service 10.96.0.102 whose only endpoint is pod3
+ip netns exec node1 iptables -t nat -N KUBE-SVC-LOCAL
+ip netns exec node1 iptables -t nat -N KUBE-SEP-POD3
+ip netns exec node1 iptables -t nat -I KUBE-SERVICES 1 -d 10.96.0.102/32 -p tcp --dport 80 -j KUBE-SVC-LOCAL
+ip netns exec node1 iptables -t nat -A KUBE-SVC-LOCAL -j KUBE-SEP-POD3
+ip netns exec node1 iptables -t nat -A KUBE-SEP-POD3 -s 10.244.1.3/32 -j KUBE-MARK-MASQ
+ip netns exec node1 iptables -t nat -A KUBE-SEP-POD3 -p tcp -j DNAT --to-destination 10.244.1.3:9376
+
+# br_netfilter off: pod1 → 10.96.0.102 → pod3 fails
+ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=0
+a=$(ip netns exec pod1 nstat -asz TcpOutRsts | awk '/TcpOutRsts/ {print $2}'); ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.102/ || echo 'no answer'; b=$(ip netns exec pod1 nstat -asz TcpOutRsts | awk '/TcpOutRsts/ {print $2}'); if [ "$b" -gt "$a" ]; then echo 'pod1 sent resets'; else echo 'pod1 sent no reset'; fi
+
+# br_netfilter on: pod1 → 10.96.0.102 → pod3 answers
+ip netns exec node1 sysctl -w net.bridge.bridge-nf-call-iptables=1
+ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.102/
 
 # === Clean-up ===
 
@@ -289,11 +360,15 @@ kill "$(cat "$LAB"/web-pod2.pid)"
 kill "$(cat "$LAB"/svc-pod1.pid)"
 # Stop the web server svc-pod2
 kill "$(cat "$LAB"/svc-pod2.pid)"
+# Stop the web server svc-pod3
+kill "$(cat "$LAB"/svc-pod3.pid)"
 
 # Delete the namespace pod1
 ip netns del pod1
 # Delete the namespace pod2
 ip netns del pod2
+# Delete the namespace pod3
+ip netns del pod3
 # Delete the namespace outside
 ip netns del outside
 # Delete the namespace node1

@@ -191,16 +191,29 @@ ip netns exec node1 ip route add 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onli
 # On node2: 10.244.1.0/24 via 10.244.1.0 on flannel.1
 ip netns exec node2 ip route add 10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink
 
-# Ping pod2: silently dropped
-ip netns exec pod1 ping -c 1 -W 1 10.244.2.2 || echo "(failed, as this step expects)"
+# node1's neighbour table on flannel.1
+ip netns exec node1 ip neigh show dev flannel.1
+
+# Ping pod2: dropped on flannel.1, and only a counter notices
+a=$(ip netns exec node1 cat /sys/class/net/flannel.1/statistics/tx_dropped); ip netns exec pod1 ping -c 1 -W 1 10.244.2.2 || true; b=$(ip netns exec node1 cat /sys/class/net/flannel.1/statistics/tx_dropped); if [ "$b" -gt "$a" ]; then echo "flannel.1's TX dropped counter rose"; else echo "flannel.1's TX dropped counter did not move"; fi
+
+# Learning on node1's flannel.1 does not help: learning on
+ip netns exec node1 ip link set flannel.1 type vxlan learning
+# Learning on node1's flannel.1 does not help: ping
+a=$(ip netns exec node1 cat /sys/class/net/flannel.1/statistics/tx_dropped); ip netns exec pod1 ping -c 1 -W 1 10.244.2.2 || true; b=$(ip netns exec node1 cat /sys/class/net/flannel.1/statistics/tx_dropped); if [ "$b" -gt "$a" ]; then echo "flannel.1's TX dropped counter rose"; else echo "flannel.1's TX dropped counter did not move"; fi
+# Learning on node1's flannel.1 does not help: learning off
+ip netns exec node1 ip link set flannel.1 type vxlan nolearning
 
 # On node1: frames for 02:00:00:00:02:01 go to 192.168.0.2
 ip netns exec node1 bridge fdb add 02:00:00:00:02:01 dev flannel.1 dst 192.168.0.2 self permanent
 # On node2: frames for 02:00:00:00:01:01 go to 192.168.0.1
 ip netns exec node2 bridge fdb add 02:00:00:00:01:01 dev flannel.1 dst 192.168.0.1 self permanent
 
-# Ping pod2 through the tunnel
-ip netns exec pod1 ping -c 1 -w 3 10.244.2.2
+# node1's forwarding table on flannel.1
+ip netns exec node1 bridge fdb show dev flannel.1
+
+# Ping pod2 through the tunnel, counting UDP datagrams on node2
+a=$(ip netns exec node2 nstat -asz UdpInDatagrams | awk '/UdpInDatagrams/ {print $2}'); ip netns exec pod1 ping -c 1 -w 3 10.244.2.2; b=$(ip netns exec node2 nstat -asz UdpInDatagrams | awk '/UdpInDatagrams/ {print $2}'); echo "UDP datagrams node2 received: $((b - a))"
 
 # The VXLAN settings, as the kernel reports them
 ip netns exec node1 ip -d link show flannel.1
@@ -212,6 +225,14 @@ ip netns exec node1 ip route get 10.244.2.2
 ip netns exec pod1 ping -c 1 -w 3 -Mdo -s 1422 10.244.2.2
 
 # A 1423-byte ping with don't-fragment fails
+ip netns exec pod1 ping -c 1 -W 1 -Mdo -s 1423 10.244.2.2 || echo "(failed, as this step expects)"
+
+# Give pod1's eth0 the tunnel's MTU, 1450
+ip netns exec pod1 ip link set eth0 mtu 1450
+# Give pod2's eth0 the tunnel's MTU, 1450
+ip netns exec pod2 ip link set eth0 mtu 1450
+
+# The 1423-byte ping now fails inside pod1
 ip netns exec pod1 ping -c 1 -W 1 -Mdo -s 1423 10.244.2.2 || echo "(failed, as this step expects)"
 
 # === Clean-up ===
