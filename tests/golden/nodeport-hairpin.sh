@@ -9,6 +9,7 @@
 # Printed by netlessons 0.1.0 (flavor iproute2).
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
+# It needs these kernel features (a sandbox cannot load modules): br_netfilter (CONFIG_BRIDGE_NETFILTER).
 set -euo pipefail
 # The files this script writes (server logs, pid files, a plugin's data) go to a fresh folder of
 # its own, which nobody else can have prepared.

@@ -175,11 +175,9 @@ ip netns exec node1 ip link add flannel.1 address 02:00:00:00:01:01 mtu 1450 typ
 ip netns exec node2 ip link add flannel.1 address 02:00:00:00:02:01 mtu 1450 type vxlan id 1 local 192.168.0.2 dev eth0 dstport 8472 nolearning
 
 # Give flannel.1 on node1 the address 10.244.1.0/32 and switch it on
-ip netns exec node1 ip addr add 10.244.1.0/32 dev flannel.1
-ip netns exec node1 ip link set flannel.1 up
+ip netns exec node1 ip addr add 10.244.1.0/32 dev flannel.1 && ip netns exec node1 ip link set flannel.1 up
 # Give flannel.1 on node2 the address 10.244.2.0/32 and switch it on
-ip netns exec node2 ip addr add 10.244.2.0/32 dev flannel.1
-ip netns exec node2 ip link set flannel.1 up
+ip netns exec node2 ip addr add 10.244.2.0/32 dev flannel.1 && ip netns exec node2 ip link set flannel.1 up
 
 # On node1: the other end 10.244.2.0 has MAC 02:00:00:00:02:01
 ip netns exec node1 ip neigh add 10.244.2.0 lladdr 02:00:00:00:02:01 dev flannel.1 nud permanent
