@@ -480,11 +480,16 @@ def export(
     lesson: str = LessonArgument,
     fmt: str = typer.Option("md", "--format", help="md (Markdown with a Mermaid diagram) or html (inline SVG)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write here instead of stdout."),
+    step: Optional[str] = typer.Option(None, "--step", metavar="N", autocompletion=complete_step,
+                                       help="Only this step (its number as explain shows it, or its id): a "
+                                            "sheet for one point of a lesson."),
     sets: Optional[List[str]] = SetOption,
     flavor: Optional[str] = FlavorOption,
     dirs: Optional[List[Path]] = DirsOption,
 ) -> None:
     """A self-contained handout: steps, commands, explanations, real output, what changed, and the diagram."""
+    import dataclasses
+
     from netlessons import handout
 
     if fmt not in handout.FORMATS:
@@ -492,8 +497,12 @@ def export(
     if output:
         _writable(output, "--output")
     rendered = _render(lesson, sets, flavor, dirs)
+    wanted = rendered.label(rendered.steps[rendered.upto(step) - 1]).split(".")[0] if step else ""
     captured = handout.capture(rendered)
-    text = handout.FORMATS[fmt](handout.build(rendered, captured))
+    doc = handout.build(rendered, captured)
+    if wanted:
+        doc = dataclasses.replace(doc, sections=tuple(s for s in doc.sections if str(s.number) == wanted))
+    text = handout.FORMATS[fmt](doc)
     if output:
         _write(output, text.encode("utf-8"), "--output")
     else:

@@ -47,13 +47,18 @@ _CNI_VETH = re.compile(r"\bveth[0-9a-f]{8}\b")  # the CNI bridge plugin's random
 _LINK_LOCAL = re.compile(r"\bfe80::[0-9a-f:]+")  # IPv6 link-local addresses follow the random MACs
 
 
-def mask(text: str) -> str:
-    text = _BRIDGE_ID.sub(r"\1.…", text)
+def mask(text: str, shows: tuple[str, ...] = ()) -> str:
+    """What differs from run to run, masked, so that a handout is the same file every time: random MAC
+    addresses (and the bridge ids and IPv6 link-local addresses made from them), the CNI plugin's random veth
+    names, and timings. A lesson's `[handout] show = ["macs", "times"]` keeps those it sets itself."""
     text = _CNI_VETH.sub("veth########", text)
-    text = _LINK_LOCAL.sub("fe80::…", text)
-    text = _MAC.sub(_mac, text)
-    for pattern, replacement in _TIMES:
-        text = pattern.sub(replacement, text)
+    if "macs" not in shows:
+        text = _BRIDGE_ID.sub(r"\1.…", text)
+        text = _LINK_LOCAL.sub("fe80::…", text)
+        text = _MAC.sub(_mac, text)
+    if "times" not in shows:
+        for pattern, replacement in _TIMES:
+            text = pattern.sub(replacement, text)
     return text
 
 
@@ -211,6 +216,7 @@ def _values_note(rendered: RenderedLesson) -> tuple[str, tuple[str, ...]]:
 def build(rendered: RenderedLesson, captured: Capture) -> Handout:
     """The handout as data: what every format writes out."""
     lesson = rendered.lesson
+    shows = lesson.handout_shows
     by_id = {(r.step.phase, r.step.id): r for r in captured.results}
     sections = []
     for numbered in rendered.numbered():
@@ -227,13 +233,13 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
                 verdict = "failed, as expected: passed"
             # Clean-up changes are left out: the kernel tears namespaces down in its own time, so their order
             # differs from run to run, and the handout must be the same file every time.
-            changes = tuple(mask(c) for c in result.changes) if step.phase != "cleanup" else ()
+            changes = tuple(mask(c, shows) for c in result.changes) if step.phase != "cleanup" else ()
             commands.append(Command(
                 label=rendered.label(step), lines=tuple(line for line in lines if line not in plumbing),
                 plumbing=Plumbing(tuple(plumbing), "; ".join(reasons)) if plumbing else None,
-                output=mask(result.result.output).rstrip("\n"), passed=result.passed, verdict=verdict,
+                output=mask(result.result.output, shows).rstrip("\n"), passed=result.passed, verdict=verdict,
                 expected=tuple(expected_in_words(step)), changes=changes,
-                wire=tuple(mask_wire(line) for line in wire_of(result)), watched=_watched(step)))
+                wire=tuple(mask_wire(line, shows) for line in wire_of(result)), watched=_watched(step)))
         if commands:
             first = numbered.first
             title = first.title + (" (and the same for the others)" if len(commands) > 1 else "")
@@ -254,10 +260,10 @@ _WIRE = [(re.compile(r"\bid \d+, seq"), "id …, seq"),  # ping's ICMP id differ
          (re.compile(r"(\d+\.\d+\.\d+\.\d+)\.\d+ > (\S+)\.(4789|8472): VXLAN"), r"\1.… > \2.\3: VXLAN")]
 
 
-def mask_wire(line: str) -> str:
+def mask_wire(line: str, shows: tuple[str, ...] = ()) -> str:
     """A captured packet as a handout shows it: masked like output, and the values that come from chance
     (ping's ICMP id, the source port a VXLAN device picks from a hash of the inner packet) too."""
-    line = mask(line)
+    line = mask(line, shows)
     for pattern, replacement in _WIRE:
         line = pattern.sub(replacement, line)
     return line

@@ -94,6 +94,7 @@ class Lesson:
     flavors: tuple[str, ...] = ()
     kubernetes: str = ""
     constants: dict[str, Any] = field(default_factory=dict, hash=False)  # [constants]: fixed values the templates see
+    handout_shows: tuple[str, ...] = ()  # [handout] show = ["macs", "times"]: what its handouts leave unmasked
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,11 @@ from netlessons.lesson import Capture, Expectation, Lesson, Parameter, StepSpec,
 FLAVORS = ("brctl", "iproute2")
 LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
+# What a handout may leave unmasked: by default random MAC addresses and timings are masked, so that a
+# handout is the same file on every run; a lesson that sets its MACs itself may show them.
+HANDOUT_SHOWS = ("macs", "times")
 LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes",
-               "constants"}
+               "handout", "constants"}
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
 STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout", "when", "capture"}
 EXPECT_KEYS = {"status", "output", "state", "wait", "every_round", "capture"}
@@ -432,6 +435,17 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
             errors.append(src.error(f"unknown flavor {flavor!r}; one of {', '.join(FLAVORS)}", "flavors",
                                     src.key_line("flavors")))
     constants = _constants(src, data.get("constants", {}), {p.name for p in parameters}, errors)
+    handout = data.get("handout", {})
+    shows: tuple[str, ...] = ()
+    if not isinstance(handout, dict) or set(handout) - {"show"}:
+        errors.append(src.error("[handout] takes one key, show = [\"macs\", \"times\"]", "handout",
+                                src.key_line("handout")))
+    else:
+        shows = _string_list(src, handout, "show", "handout", None, errors)
+        for item in shows:
+            if item not in HANDOUT_SHOWS:
+                errors.append(src.error(f"[handout] show: {item!r} is not one of {', '.join(HANDOUT_SHOWS)}",
+                                        "handout.show", src.key_line("handout")))
     steps = _steps(src, data, "steps", errors, required=True)
     cleanup = _steps(src, data, "cleanup", errors, required=False)
     seen: set[str] = set()
@@ -445,7 +459,7 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
         id=lesson_id, title=title, summary=summary, path=path,
         prerequisites=prerequisites,
         parameters=tuple(parameters), steps=steps, cleanup=cleanup, flavors=flavors,
-        kubernetes=str(data.get("kubernetes", "")), constants=constants,
+        kubernetes=str(data.get("kubernetes", "")), constants=constants, handout_shows=shows,
     )
 
 
