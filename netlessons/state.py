@@ -301,12 +301,15 @@ def _fdb(raw: list[dict[str, Any]]) -> tuple[str, ...]:
 
 def _conntrack(text: str) -> tuple[str, ...]:
     """Each connection in words: protocol, addresses and destination port; where NAT rewrote the connection,
-    where its replies come from and go to. Source ports and ICMP ids are left out: they differ every run."""
+    where its replies come from and go to. Source ports and ICMP ids are left out: they differ every run; so
+    are connections to multicast groups, which interfaces join with messages sent at random moments."""
     from netlessons.checks.tables import conntrack
 
     found = []
     for entry in conntrack(text):
         o, r = entry.original, entry.reply
+        if _multicast(o.get("dst", "")):
+            continue  # IGMP and MLD reports an interface sends in its own time, not the lesson's traffic
         dport = f":{o['dport']}" if o.get("dport") else ""
         words = f"{entry.protocol} {o.get('src')} → {o.get('dst')}{dport}"
         if r.get("src") != o.get("dst") or r.get("dst") != o.get("src") or r.get("sport") != o.get("dport"):
@@ -314,6 +317,13 @@ def _conntrack(text: str) -> tuple[str, ...]:
             words += f", NAT: replies from {r.get('src')}{rport} to {r.get('dst')}"
         found.append(words)
     return tuple(found)
+
+
+def _multicast(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_multicast
+    except ValueError:
+        return False
 
 
 def _route(raw: dict[str, Any]) -> Route:
