@@ -84,13 +84,6 @@ ip netns exec ns1 ping -c 1 -w 3 10.0.0.3
 # Ping 10.0.0.3 from ns2
 ip netns exec ns2 ping -c 1 -w 3 10.0.0.3
 
-# What br0 learned behind veth1_0
-bridge fdb show br br0 brport veth1_0
-# What br0 learned behind veth2_0
-bridge fdb show br br0 brport veth2_0
-# What br0 learned behind veth3_0
-bridge fdb show br br0 brport veth3_0
-
 # === Clean-up ===
 
 # Delete the namespace ns1

@@ -81,9 +81,6 @@ ip netns exec ns2 ip link set dev veth2 up
 # (-w 3).
 ip netns exec ns1 ping -c 1 -w 3 10.0.0.2
 
-# The neighbour table of ns1
-ip -n ns1 neigh show
-
 # === Clean-up ===
 
 # Delete the namespace ns1
