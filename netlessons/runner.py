@@ -45,17 +45,28 @@ EVERY_STEP = Policy(stop_at_failure=False)
 WATCHED = Policy(stop_at_failure=False, changes=True)
 
 
-def _poll_state(shell: LabShell, state: tuple[dict, ...], wait: float) -> checks.Verdict:
+def _read_before(shell: LabShell, state: tuple[dict, ...]) -> checks.Answers:
+    """What the checks compare with (a counter's value), read in one command before the step's command runs."""
+    queries = checks.before(state)
+    if not queries:
+        return {}
+    answer = shell.run(reader.command(queries), timeout=10)
+    answers = reader.parse(queries, answer.stdout, answer.stderr)
+    return {query: answers[query] for query in queries}
+
+
+def _poll_state(shell: LabShell, state: tuple[dict, ...], wait: float,
+                before: checks.Answers | None = None) -> checks.Verdict:
     """Ask the kernel until every check has passed or `wait` seconds are over: some changes land asynchronously
     (a deleted namespace's veth peers go some milliseconds later). Each round reads, in one command, only the
     tables the checks still waiting need, each table once. Short, even intervals: a longer pause would mostly
-    be spent waiting after the kernel is done."""
+    be spent waiting after the kernel is done. `before` holds what was read before the step's command."""
     deadline = time.monotonic() + wait
     pending = list(state)
     while True:
         queries = checks.queries(pending)
         answer = shell.run(reader.command(queries), timeout=10)
-        answers = reader.parse(queries, answer.stdout, answer.stderr)
+        answers = {**reader.parse(queries, answer.stdout, answer.stderr), **(before or {})}
         verdicts = [checks.judge(check, answers) for check in pending]
         failed = [verdict for verdict in verdicts if not verdict.passed]
         if not failed or time.monotonic() >= deadline:
@@ -80,6 +91,7 @@ def run_step(shell: LabShell, step: Step, command: str = "",
     """Run a step and check it. Host mode runs `command` (the step's command between its identity probes)
     and takes the probes' records out of the result with `received` before anything is checked."""
     overflows = neighbour_table_overflows()
+    before = _read_before(shell, step.expect.state)
     result = shell.run(command or step.command, timeout=step.timeout)
     result = replace(result, command=step.command)
     if received:
@@ -91,7 +103,7 @@ def run_step(shell: LabShell, step: Step, command: str = "",
     if verdict.passed:
         verdict = checks.output_verdict(step.expect.output, result.output)
     if verdict.passed and step.expect.state:
-        verdict = _poll_state(shell, step.expect.state, step.expect.wait)
+        verdict = _poll_state(shell, step.expect.state, step.expect.wait, before)
     if not verdict.passed and neighbour_table_overflows() > overflows:
         verdict = replace(verdict, problem=verdict.problem + "; meanwhile the kernel's neighbour table overflowed "
                           "(it is shared by every namespace on this machine: too many labs at once, see "

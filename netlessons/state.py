@@ -32,14 +32,21 @@ BACKGROUND_LINKS = frozenset({"lo", "tunl0", "sit0", "ip6tnl0", "gre0", "gretap0
 
 _MARKER = "@@netns "
 _FDB_MARKER = "\n@@fdb\n"  # printed by _READ_ONE
+_CT_MARKER = "\n@@ct\n"
 # One shell command for the whole snapshot. Named namespaces are the entries of /run/netns, where `ip netns`
 # keeps them; each one's section starts with a marker line holding its name. A batch stops at its first
 # failing line, so what a section holds is always a prefix of [links, routes, namespace ids]. Namespace ids
 # mean something only in the namespace that reports them, so each namespace is asked for its own. Forwarding
-# entries follow their own marker, and only where a VXLAN device exists (a bridge's entries can be many).
-_READ_ONE = r"""out=$(ip "${n[@]}" -j -d -b - <<< $'addr show\nroute show\nnetns list-id')
+# entries follow their own marker, and only where a VXLAN device or a bridge exists. Connection tracking entries
+# follow theirs, read from inside each named namespace that has two interfaces besides loopback, where a
+# node routes and translates (nsenter starts no shell and mounts nothing, unlike `ip netns exec`; a container
+# with one interface is left out to keep a snapshot cheap); not in the shell's own namespace, which in host mode
+# is this machine's, with all its connections.
+_READ_ONE = r"""out=$(ip "${n[@]}" -j -d -b - <<< $'addr show\nroute show\nnetns list-id\nneigh show')
 printf '%s\n' "$out"
-case $out in *'"info_kind":"vxlan"'*) printf '\n@@fdb\n'; bridge "${n[@]}" -j fdb show;; esac
+case $out in *'"info_kind":"vxlan"'*|*'"info_kind":"bridge"'*) printf '\n@@fdb\n'; bridge "${n[@]}" -j fdb show;; esac
+case ${n[*]}:$out in ?*:*'"ifname":'*'"ifname":'*'"ifname":'*)
+  printf '\n@@ct\n'; nsenter --net="$p" cat /proc/net/nf_conntrack 2>/dev/null;; esac
 """
 SNAPSHOT_COMMAND = (
     "n=()\n" + _READ_ONE
@@ -107,6 +114,11 @@ class Namespace:
     name: str  # ROOT or a name from `ip netns list`
     links: tuple[Link, ...] = ()
     routes: tuple[Route, ...] = ()  # the IPv4 main table
+    # The kernel's tables, each entry in words: "10.0.0.2 is 0e:..:3a on veth1" (neighbours), "0e:..:3a on
+    # veth1_0 of br0, static" (forwarding entries a person or program added), conntrack entries.
+    neighbours: tuple[str, ...] = ()
+    fdb: tuple[str, ...] = ()
+    conntrack: tuple[str, ...] = ()
 
     def link(self, name: str) -> Link | None:
         return next((link for link in self.links if link.name == name), None)
@@ -143,7 +155,8 @@ class Snapshot:
         data = json.loads(text)
         return _normalized(cls(tuple(
             Namespace(ns["name"], tuple(_link_from_json(link) for link in ns["links"]),
-                      tuple(Route(**route) for route in ns["routes"]))
+                      tuple(Route(**route) for route in ns["routes"]),
+                      *(tuple(ns.get(key, ())) for key in ("neighbours", "fdb", "conntrack")))
             for ns in data["namespaces"])))
 
 
@@ -172,7 +185,9 @@ def _normalized(snapshot: Snapshot) -> Snapshot:
         Namespace(ns.name,
                   tuple(replace(link, addresses=tuple(sorted(link.addresses, key=_address_key)))
                         for link in sorted(ns.links, key=lambda link: natural(link.name))),
-                  tuple(sorted(ns.routes, key=lambda route: (str(route), route.type))))
+                  tuple(sorted(ns.routes, key=lambda route: (str(route), route.type))),
+                  tuple(sorted(set(ns.neighbours), key=natural)), tuple(sorted(set(ns.fdb), key=natural)),
+                  tuple(sorted(set(ns.conntrack), key=natural)))
         for ns in sorted(snapshot.namespaces, key=lambda ns: natural(ns.name))))
 
 
@@ -201,6 +216,7 @@ class _Section:
 
     documents: list[Any]
     fdb: list[dict[str, Any]]
+    conntrack: str = ""
 
     def document(self, position: int) -> list[Any] | None:
         found = self.documents[position] if len(self.documents) > position else None
@@ -208,9 +224,10 @@ class _Section:
 
 
 def _section(text: str) -> _Section:
+    text, _, ct_part = text.partition(_CT_MARKER)
     ip_part, _, fdb_part = text.partition(_FDB_MARKER)
     fdb = _documents(fdb_part)
-    return _Section(_documents(ip_part), fdb[0] if fdb and isinstance(fdb[0], list) else [])
+    return _Section(_documents(ip_part), fdb[0] if fdb and isinstance(fdb[0], list) else [], ct_part)
 
 
 def _sections(stdout: str) -> dict[str, _Section]:
@@ -251,6 +268,62 @@ def _vxlan(raw: dict[str, Any], fdb: list[dict[str, Any]]) -> Vxlan | None:
 def _addresses(raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f"{a['local']}/{a['prefixlen']}" for a in raw.get("addr_info", [])
                  if "local" in a and not (a.get("family") == "inet6" and a.get("scope") == "link"))
+
+
+def _neighbours(raw: list[dict[str, Any]]) -> tuple[str, ...]:
+    """Each entry as `10.0.0.2 is aa:bb:.. on veth1`; its state (REACHABLE, STALE ...) is left out, since it
+    changes with time alone. An entry that could not be resolved says so."""
+    return tuple(f"{e.get('dst')} is {e['lladdr']} on {e.get('dev')}" if e.get("lladdr")
+                 else f"{e.get('dst')} unresolved on {e.get('dev')}" for e in raw if e.get("dst"))
+
+
+# Forwarding entries every bridge port and VXLAN device has without anyone asking: multicast groups, a port's
+# own address. Learned entries are left out too: a bridge also learns from the IPv6 messages each interface
+# sends on its own, some random fraction of a second after it comes up, so they would make the same lesson tell
+# different stories on different runs (a lesson shows and checks them with an fdb step instead).
+_AUTOMATIC_MAC = ("33:33:", "01:00:5e:")
+
+
+def _fdb(raw: list[dict[str, Any]]) -> tuple[str, ...]:
+    found = []
+    for entry in raw:
+        mac = str(entry.get("mac", ""))
+        if mac.startswith(_AUTOMATIC_MAC) or not entry.get("state"):
+            continue
+        if entry.get("state") == "permanent" and not entry.get("dst") and ("self" in entry.get("flags", [])
+                                                                             or entry.get("master")):
+            continue  # a port's or device's own address
+        where = entry.get("ifname", "?") + (f" of {entry['master']}" if entry.get("master") else "")
+        found.append(f"{mac} on {where}" + (f" to {entry['dst']}" if entry.get("dst") else "")
+                     + f", {entry['state']}")
+    return tuple(found)
+
+
+def _conntrack(text: str) -> tuple[str, ...]:
+    """Each connection in words: protocol, addresses and destination port; where NAT rewrote the connection,
+    where its replies come from and go to. Source ports and ICMP ids are left out: they differ every run; so
+    are connections to multicast groups, which interfaces join with messages sent at random moments."""
+    from netlessons.checks.tables import conntrack
+
+    found = []
+    for entry in conntrack(text):
+        o, r = entry.original, entry.reply
+        if _multicast(o.get("dst", "")):
+            continue  # IGMP and MLD reports an interface sends in its own time, not the lesson's traffic
+        dport = f":{o['dport']}" if o.get("dport") else ""
+        words = f"{entry.protocol} {o.get('src')} → {o.get('dst')}{dport}"
+        if r.get("src") != o.get("dst") or r.get("dst") != o.get("src") or r.get("sport") != o.get("dport"):
+            rport = f":{r['sport']}" if r.get("sport") and r.get("sport") != o.get("dport") else ""
+            words += f", NAT: replies from {r.get('src')}{rport} to {r.get('dst')}"
+        found.append(words)
+    return tuple(found)
+
+
+def _multicast(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_multicast
+    except ValueError:
+        return False
 
 
 def _route(raw: dict[str, Any]) -> Route:
@@ -315,7 +388,8 @@ def _from_sections(sections: dict[str, _Section]) -> Snapshot:
         fdb = sections[ns].fdb
         links = tuple(_link(raw, peers.get((ns, raw["ifname"]), ("", None)), fdb) for raw in items)
         routes = tuple(_route(r) for r in sections[ns].document(1) or [])
-        namespaces.append(Namespace(ns, links, routes))
+        namespaces.append(Namespace(ns, links, routes, _neighbours(sections[ns].document(3) or []),
+                                    _fdb(fdb), _conntrack(sections[ns].conntrack)))
     return _normalized(Snapshot(tuple(namespaces)))
 
 
@@ -416,9 +490,15 @@ def diff(before: Snapshot, after: Snapshot) -> list[str]:
         if old_key:
             lines += [f"- address {a} on {new_key[1]} in {label(old_key[0])}" for a in old if a not in new]
         lines += [f"+ address {a} on {new_key[1]} in {label(new_key[0])}" for a in new if a not in old]
-    old_routes = {ns.name: ns.routes for ns in before.namespaces}
+    old = {ns.name: ns for ns in before.namespaces}
     for ns in after.namespaces:
-        lines += _list_changes("route", old_routes.get(ns.name, ()), ns.routes, label(ns.name))
+        lines += _list_changes("route", old[ns.name].routes if ns.name in old else (), ns.routes, label(ns.name))
+    for what, table in (("neighbour", "neighbours"), ("fdb entry", "fdb"), ("conntrack", "conntrack")):
+        for ns in after.namespaces:
+            earlier = getattr(old[ns.name], table) if ns.name in old else ()
+            if ns.name not in old and what == "neighbour":
+                continue
+            lines += _list_changes(what, earlier, getattr(ns, table), label(ns.name))
     lines += [f"- link {key[1]} in {label(key[0])}" for key in removed if not quiet(key, new_names)]
     lines += [f"- namespace {name}" for name in before.names if name not in new_names]
     return lines

@@ -30,9 +30,83 @@ ROUTES = json.loads("""[
  {"dst":"10.0.0.0/24","dev":"eth0","protocol":"kernel","scope":"link","prefsrc":"10.0.0.2","flags":[]},
  {"dst":"10.9.9.9","via":"x","dev":"eth0","flags":[]}
 ]""")
+from netlessons.checks import tables  # noqa: E402
+
+NEIGH = json.loads("""[
+ {"dst":"10.0.0.2","dev":"veth1","lladdr":"0e:69:ac:dc:f1:3a","state":["REACHABLE"]},
+ {"dst":"10.0.0.9","dev":"veth1","state":["FAILED"]}
+]""")
+PEERS = json.loads("""[
+ {"ifindex":7,"ifname":"veth2","link_index":3,"link_netnsid":0,"address":"0e:69:ac:dc:f1:3a",
+  "flags":["UP","LOWER_UP"],"linkinfo":{"info_kind":"veth"}}
+]""")
+VXLAN = json.loads("""[
+ {"ifindex":3,"ifname":"v1","link_index":7,"link_netnsid":1,"address":"aa:aa:aa:aa:aa:01",
+  "flags":["BROADCAST","UP","LOWER_UP"],"linkinfo":{"info_kind":"veth","info_slave_kind":"bridge",
+  "info_slave_data":{"hairpin":true,"learning":false}}},
+ {"ifindex":5,"ifname":"vx0","flags":["BROADCAST"],"address":"aa:aa:aa:aa:aa:05",
+  "linkinfo":{"info_kind":"vxlan","info_data":{"id":42,"local":"10.0.0.1","link":"v1","port":4789,"learning":false}}},
+ {"ifindex":6,"ifname":"v1.10","flags":["UP"],"linkinfo":{"info_kind":"vlan","info_data":{"protocol":"802.1Q","id":10}}}
+]""")
+FDB = json.loads("""[
+ {"mac":"0e:69:ac:dc:f1:3a","ifname":"veth1_0","flags":[],"master":"br0","state":""},
+ {"mac":"62:7e:73:51:9a:db","ifname":"veth1_0","flags":[],"master":"br0","state":"permanent"},
+ {"mac":"00:00:00:00:00:00","ifname":"vx0","dst":"192.168.0.2","flags":["self"],"state":"permanent"}
+]""")
+CONNTRACK = ("ipv4     2 icmp     1 29 src=10.244.1.2 dst=203.0.113.2 type=8 code=0 id=1 src=203.0.113.2 "
+             "dst=203.0.113.1 type=0 code=0 id=1 mark=0 zone=0 use=2\n"
+             "ipv4     2 tcp      6 117 TIME_WAIT src=10.244.1.2 dst=203.0.113.2 sport=4242 dport=8080 "
+             "src=203.0.113.2 dst=203.0.113.1 sport=8080 dport=4242 [ASSURED] mark=0 zone=0 use=2\n")
+IPTABLES = """*nat
+:PREROUTING ACCEPT [3:180]
+:POSTROUTING ACCEPT [0:0]
+:KUBE-SVC - [0:0]
+[2:168] -A POSTROUTING -s 10.244.1.0/24 ! -o cni0 -j MASQUERADE
+COMMIT
+*filter
+:FORWARD DROP [5:420]
+COMMIT
+"""
+NFT_RULESET = """table inet t {
+\tset allowed {
+\t\ttype ipv4_addr
+\t\telements = { 10.0.0.1, 10.0.0.2,
+\t\t\t     10.0.0.3 }
+\t}
+
+\tchain c {
+\t\ttype filter hook input priority filter; policy accept;
+\t\tip saddr 10.0.0.2 counter packets 3 bytes 252 accept # handle 4
+\t}
+}
+"""
+SNMP = """Ip: Forwarding DefaultTTL InReceives InAddrErrors ForwDatagrams
+Ip: 1 64 10 2 0
+Icmp: InMsgs InEchos OutEchoReps
+Icmp: 3 2 0
+TcpExt: SyncookiesSent ListenDrops
+TcpExt: 0 1
+"""
+SNMP_AFTER = SNMP.replace("Ip: 1 64 10 2 0", "Ip: 1 64 12 4 0").replace("Icmp: 3 2 0", "Icmp: 5 4 0")
+RULE_TEXT = "-s 10.244.1.0/24 ! -o cni0 -j MASQUERADE"
 ANSWERS = {
+    Query("neighbours", "ns1"): Reading(0, NEIGH),
+    Query("links", "ns2"): Reading(0, PEERS),
+    Query("links", "br"): Reading(0, VXLAN),
+    Query("fdb"): Reading(0, FDB),
+    Query("conntrack", "node1"): Reading(0, tables.conntrack(CONNTRACK)),
+    Query("iptables", "node1"): Reading(0, tables.iptables(IPTABLES)),
+    Query("nft", "node1"): Reading(0, tables.nft(NFT_RULESET)),
+    Query("snmp", "node1"): Reading(0, tables.snmp(SNMP_AFTER)),
+    Query("snmp", "node1", before=True): Reading(0, tables.snmp(SNMP)),
+    Query("iptables", "node1", before=True): Reading(0, tables.iptables(IPTABLES.replace("[2:168]", "[1:84]"))),
+    Query("links", "", before=True): Reading(0, [{"ifname": "br0", "stats64": {"rx": {"packets": 3}}}]),
+    Query("route_get", "pod", "203.0.113.2"): Reading(0, [{"dst": "203.0.113.2", "gateway": "10.0.0.1",
+                                                            "dev": "eth0", "prefsrc": "10.0.0.2"}]),
+    Query("route_get", "outside", "10.244.1.2"): Reading(1, [], "RTNETLINK answers: Network is unreachable"),
     Query("netns"): Reading(0, ["ns1", "ns2"]),
-    Query("links"): Reading(0, LINKS),
+    Query("links"): Reading(0, [{**link, "stats64": {"rx": {"packets": 5}, "tx": {"dropped": 0}}}
+                                if link["ifname"] == "br0" else link for link in LINKS]),
     Query("links", "ns1"): Reading(0, LINKS[:1]),
     Query("routes", "pod"): Reading(0, ROUTES),
     Query("links", "gone"): Reading(255, [], 'Cannot open network namespace "gone": No such file or directory'),
@@ -70,6 +144,72 @@ JUDGED = [
     ({"port": 8080, "in": "srv"}, True), ({"port": "22", "in": "srv"}, True), ({"port": 80, "in": "srv"}, False),
     ({"port": 80, "in": "srv", "absent": True}, True), ({"port": 22, "in": "srv", "absent": True}, False),
     ({"port": 22, "in": "gone"}, False), ({"port": 22, "in": "gone", "absent": True}, True),
+    # link details
+    ({"link": "veth2", "in": "ns2", "peer": "v1", "peer_in": "br", "carrier": True, "mac": "0E:69:AC:DC:F1:3A"}, True),
+    ({"link": "veth2", "in": "ns2", "peer": "v9", "peer_in": "br"}, False),
+    ({"link": "veth2", "in": "ns2", "carrier": False}, False),
+    ({"link": "vx0", "in": "br", "vxlan_id": 42, "vxlan_port": "4789", "vxlan_local": "10.0.0.1",
+      "vxlan_dev": "v1", "learning": False}, True),
+    ({"link": "vx0", "in": "br", "vxlan_id": 43}, False), ({"link": "vx0", "in": "br", "learning": True}, False),
+    ({"link": "v1", "in": "br", "hairpin": True, "learning": False}, True),
+    ({"link": "v1", "in": "br", "hairpin": False}, False),
+    ({"link": "v1.10", "in": "br", "vlan_id": 10}, True), ({"link": "v1.10", "in": "br", "vlan_id": 20}, False),
+    # neighbours
+    ({"neighbour": "10.0.0.2", "in": "ns1", "dev": "veth1", "mac_of": "veth2", "mac_of_in": "ns2",
+      "state": "REACHABLE|STALE"}, True),
+    ({"neighbour": "10.0.0.2", "in": "ns1", "state": "STALE"}, False),
+    ({"neighbour": "10.0.0.2", "in": "ns1", "mac": "aa:aa:aa:aa:aa:aa"}, False),
+    ({"neighbour": "10.0.0.2", "in": "ns1", "mac_of": "nosuch", "mac_of_in": "ns2"}, False),
+    ({"neighbour": "10.0.0.9", "in": "ns1", "state": "FAILED"}, True),
+    ({"neighbour": "10.0.0.3", "in": "ns1", "absent": True}, True), ({"neighbour": "10.0.0.3", "in": "ns1"}, False),
+    ({"neighbour": "10.0.0.2", "in": "ns1", "dev": "eth0"}, False),
+    # fdb
+    ({"fdb": "veth1_0", "master": "br0", "mac": "0e:69:ac:dc:f1:3a", "state": "learned"}, True),
+    ({"fdb": "veth1_0", "mac_of": "veth2", "mac_of_in": "ns2"}, True),
+    ({"fdb": "veth1_0", "mac": "0e:69:ac:dc:f1:3a", "state": "permanent"}, False),
+    ({"fdb": "veth1_0", "mac": "0e:69:ac:dc:f1:3a", "master": "br1"}, False),
+    ({"fdb": "veth2_0", "mac": "0e:69:ac:dc:f1:3a"}, False),
+    ({"fdb": "veth2_0", "mac": "0e:69:ac:dc:f1:3a", "absent": True}, True),
+    ({"fdb": "vx0", "mac": "00:00:00:00:00:00", "dst": "192.168.0.2", "state": "permanent"}, True),
+    ({"fdb": "vx0", "mac": "00:00:00:00:00:00", "dst": "192.168.0.3"}, False),
+    # conntrack
+    ({"conntrack": "icmp", "in": "node1", "src": "10.244.1.2", "dst": "203.0.113.2", "reply_src": "203.0.113.2",
+      "reply_dst": "203.0.113.1"}, True),
+    ({"conntrack": "icmp", "in": "node1", "src": "10.244.1.2", "reply_dst": "10.244.1.2"}, False),
+    ({"conntrack": "tcp", "in": "node1", "dport": "8080", "reply_sport": "8080", "reply_dst": "203.0.113.1"}, True),
+    ({"conntrack": "udp", "in": "node1"}, False), ({"conntrack": "udp", "in": "node1", "absent": True}, True),
+    ({"conntrack": "tcp", "in": "node1", "absent": True}, False),
+    # rules
+    ({"rule": RULE_TEXT, "in": "node1", "table": "nat", "chain": "POSTROUTING"}, True),
+    ({"rule": "-s 10.244.1.0/24 * (glob)", "in": "node1", "table": "nat", "chain": "POSTROUTING"}, True),
+    ({"rule": RULE_TEXT, "in": "node1", "chain": "POSTROUTING"}, False),
+    ({"rule": RULE_TEXT, "in": "node1", "table": "nat", "chain": "POSTROUTING", "absent": True}, False),
+    ({"rule": "", "in": "node1", "table": "nat", "chain": "KUBE-SVC"}, True),
+    ({"rule": "", "in": "node1", "table": "nat", "chain": "KUBE-SEP", "absent": True}, True),
+    ({"rule": "ip saddr 10.0.0.2 counter accept", "in": "node1", "family": "inet", "table": "t", "chain": "c"}, True),
+    ({"rule": "ip saddr 10.0.0.3 counter accept", "in": "node1", "family": "inet", "table": "t", "chain": "c"}, False),
+    ({"rule": "10.0.0.3", "in": "node1", "family": "inet", "table": "t", "set": "allowed"}, True),
+    ({"rule": "10.0.0.4", "in": "node1", "family": "inet", "table": "t", "set": "allowed"}, False),
+    # route lookups
+    ({"route_get": "203.0.113.2", "in": "pod", "via": "10.0.0.1", "dev": "eth0", "src": "10.0.0.2"}, True),
+    ({"route_get": "203.0.113.2", "in": "pod", "src": "10.0.0.9"}, False),
+    ({"route_get": "203.0.113.2", "in": "pod", "unreachable": True}, False),
+    ({"route_get": "10.244.1.2", "in": "outside", "unreachable": True}, True),
+    ({"route_get": "10.244.1.2", "in": "outside"}, False),
+    # counter deltas: snmp InAddrErrors 2 -> 4, InEchos 2 -> 4, ForwDatagrams 0 -> 0; the rule 1 -> 2; br0 rx 3 -> 5
+    ({"counter": "IpInAddrErrors", "in": "node1", "at_least": 1}, True),
+    ({"counter": "IpInAddrErrors", "in": "node1", "equals": 2}, True),
+    ({"counter": "IpInAddrErrors", "in": "node1", "equals": "3"}, False),
+    ({"counter": "IpForwDatagrams", "in": "node1", "unchanged": True}, True),
+    ({"counter": "IcmpInEchos", "in": "node1", "unchanged": True}, False),
+    ({"counter": "IcmpInEchos", "in": "node1", "at_least": 3}, False),
+    ({"counter": "IpNoSuchThing", "in": "node1", "at_least": 1}, False),
+    ({"counter": "packets", "in": "node1", "table": "nat", "chain": "POSTROUTING", "match": RULE_TEXT,
+      "equals": 1}, True),
+    ({"counter": "packets", "in": "node1", "table": "nat", "chain": "POSTROUTING", "match": RULE_TEXT,
+      "unchanged": True}, False),
+    ({"counter": "rx_packets", "dev": "br0", "at_least": 2}, True),
+    ({"counter": "rx_packets", "dev": "br0", "unchanged": True}, False),
 ]
 
 
@@ -120,12 +260,28 @@ def test_each_kind_says_itself_in_words(check, words):
 
 # --- schema --------------------------------------------------------------------------------------------------
 
-def _valid(kind: checks.CheckKind) -> dict:
-    """A check of this kind with every field given a valid value."""
+SUBJECTS = {"route": "default", "route_get": "10.0.0.1"}
+VALUES = {("fdb", "state"): "learned"}
+# Fields that exclude each other: a counter says one change, and is an interface's or a rule's.
+EXCLUSIVE = {"counter": [("equals", "at_least", "unchanged"), ("dev", "chain")]}
+TOGETHER = {"chain": ("table", "match")}
+
+
+def _valid(kind: checks.CheckKind, keep: str = "") -> dict:
+    """A check of this kind with every field given a valid value (of fields that exclude each other, `keep` or
+    the first)."""
     values = {"true or false": True, "a number or text": "1"}
-    check = {kind.name: 80 if kind.subject_type.number else "default" if kind.name == "route" else "x"}
+    check = {kind.name: 80 if kind.subject_type.number else SUBJECTS.get(kind.name, "x")}
     for field in kind.fields:
-        check[field.name] = values.get(field.type.words, 1500 if field.type.number else "x")
+        check[field.name] = VALUES.get((kind.name, field.name),
+                                       values.get(field.type.words, 1500 if field.type.number else "x"))
+    keep = next((owner for owner, parts in TOGETHER.items() if keep in parts), keep)
+    for group in EXCLUSIVE.get(kind.name, []):
+        chosen = keep if keep in group else group[0]
+        for other in group:
+            if other != chosen:
+                for dropped in (other, *TOGETHER.get(other, ())):
+                    check.pop(dropped, None)
     return check
 
 
@@ -138,7 +294,7 @@ def test_a_check_with_every_field_valid_has_no_problems(name):
                                              for f in (k.subject_field, *k.fields)])
 def test_each_field_of_each_kind_refuses_a_value_of_the_wrong_type(name, field):
     kind = checks.KINDS[name]
-    problems = checks.problems({**_valid(kind), field: ["a list"]})
+    problems = [p for p in checks.problems({**_valid(kind, field), field: ["a list"]}) if p[0]]
     assert [f for f, _ in problems] == [field], problems
     assert "wrong type" in problems[0][1]
 
@@ -164,8 +320,16 @@ def test_a_number_may_come_from_a_template():
 
 @pytest.mark.parametrize(("check", "words"), [
     ({"sysctl": "net.ipv4.ip_forward"}, "needs the 'value' field"),
-    ({"link": "br0", "colour": "red"}, "unknown key 'colour'; allowed: absent, address, in, kind, link, master, mtu"),
-    ({"link": "br0", "netns": "ns1"}, "names exactly one of netns, link, bridge, route, sysctl, port"),
+    ({"link": "br0", "colour": "red"}, "unknown key 'colour'; allowed: absent, address, carrier, hairpin, in, kind"),
+    ({"link": "br0", "netns": "ns1"}, "names exactly one of netns, link, bridge, route, route_get, sysctl, port"),
+    ({"counter": "IpForwDatagrams"}, "exactly one of equals, at_least, unchanged = true"),
+    ({"counter": "IpForwDatagrams", "equals": 1, "at_least": 1}, "this one has equals and at_least"),
+    ({"counter": "rx_packets", "dev": "eth0", "chain": "INPUT", "equals": 1}, "not both"),
+    ({"counter": "packets", "match": "-j ACCEPT", "equals": 1}, "give the chain too"),
+    ({"fdb": "veth1_0"}, "names its MAC address with `mac` or `mac_of`"),
+    ({"fdb": "veth1_0", "mac": "x", "state": "dynamic"}, "is not one of learned, permanent, static"),
+    ({"rule": "-j ACCEPT"}, "names its `chain`"), ({"rule": "1.2.3.4", "set": "s"}, "name the table's `family`"),
+    ({"route_get": "pod2"}, "is not an IP address"),
     ({"up": True}, "names exactly one of"),
     ("link", "a state check is a table"),
     ({"route": "10.0.0.0/33"}, "is not `default`, a prefix or an address"),
@@ -187,8 +351,8 @@ def test_checks_share_one_read_per_namespace_and_table():
     command = reader.command(checks.queries(STEP))
     # one `ip` per namespace for its tables, one to enter ns1 for what is read inside it; none for the names
     assert len(re.findall(r"(?:^|\s)ip ", command)) == 3, command
-    assert command.count("ip -j -d -b - <<< $'addr show\\nroute show'") == 1
-    assert command.count("ip -n ns1 -j -d addr show") == 1
+    assert command.count("ip -j -d -s -force -b - <<< $'addr show\\nroute show'") == 1
+    assert command.count("ip -n ns1 -j -d -s addr show") == 1
 
 
 def test_a_namespace_name_is_quoted_in_the_command():
@@ -327,3 +491,73 @@ def test_a_new_kind_needs_only_its_class_and_one_registry_line(monkeypatch, tmp_
     assert checks.describe(check) == "10.0.0.2 is a known neighbour" and checks.judge(check, {}).passed
     assert "#### `neigh`" in reference.markdown() and "| `permanent` | no | true or false |" in reference.markdown()
     assert checks.problems({"neigh": "x", "permanent": "yes"})[0][0] == "permanent"
+
+
+# --- the new tables: route lookups in the batch, readings before the step, parsers ---------------------------
+
+def test_a_failed_route_lookup_in_the_batch_fails_only_its_own_line():
+    queries = checks.queries([{"link": "lo", "in": "o"}, {"route_get": "10.244.1.2", "in": "o", "unreachable": True},
+                              {"route_get": "203.0.113.1", "in": "o"}, {"neighbour": "1.2.3.4", "in": "o"}])
+    command = reader.command(queries)
+    assert command.count("ip -n o -j -d -s -force -b - <<< $'addr show\\nneigh show\\nroute get 10.244.1.2\\n"
+                         "route get 203.0.113.1'") == 1, command
+    out = '[{"ifname":"lo"}]\n[]\n[{"dst":"203.0.113.1","dev":"eth0"}]\n\n@@nlq 0 1\n'
+    err = "RTNETLINK answers: Network is unreachable\nCommand failed -:3\n\n@@nlq 0\n"
+    answers = reader.parse(queries, out, err)
+    assert answers[Query("route_get", "o", "10.244.1.2")].error == "RTNETLINK answers: Network is unreachable"
+    assert answers[Query("route_get", "o", "203.0.113.1")].data == [{"dst": "203.0.113.1", "dev": "eth0"}]
+    assert answers[Query("neighbours", "o")] == Reading(0, [])
+    assert checks.judge({"route_get": "10.244.1.2", "in": "o", "unreachable": True}, answers).passed
+
+
+def test_a_counter_is_read_before_the_step_and_answered_under_its_own_key():
+    check = {"counter": "IpForwDatagrams", "in": "node1", "unchanged": True}
+    before = checks.before([check, {"link": "x"}])
+    assert before == [Query("snmp", "node1", before=True)] and checks.queries([check]) == [Query("snmp", "node1")]
+    command = reader.command(before)
+    assert "ip netns exec node1" in command and "_nl_snmp" in command
+    answers = reader.parse(before, "\n@@nlq 1 0\n" + SNMP + "\n@@nlq 0 0\n", "")
+    assert answers[Query("snmp", "node1", before=True)].data["IpForwDatagrams"] == 0
+    assert checks.before([{"link": "x"}, {"conntrack": "tcp"}]) == []
+
+
+def test_a_counter_without_a_reading_before_counts_from_zero():
+    answers = {Query("iptables", "n"): Reading(0, tables.iptables(IPTABLES))}
+    check = {"counter": "packets", "in": "n", "table": "nat", "chain": "POSTROUTING", "match": RULE_TEXT}
+    assert checks.judge({**check, "equals": 2}, answers).passed
+    verdict = checks.judge({**check, "unchanged": True}, answers)
+    assert "from nothing (0) to 2, a change of +2" in verdict.problem
+
+
+def test_the_parsers_read_the_kernels_text():
+    assert tables.snmp(SNMP)["TcpExtListenDrops"] == 1 and tables.snmp(SNMP)["IcmpInEchos"] == 2
+    tcp = tables.conntrack(CONNTRACK)[1]
+    assert tcp.protocol == "tcp" and tcp.original["sport"] == "4242" and tcp.reply["dst"] == "203.0.113.1"
+    nat = tables.iptables(IPTABLES)["nat"]
+    assert nat["POSTROUTING"].rules == [(RULE_TEXT, 2, 168)] and nat["KUBE-SVC"].policy is None
+    assert tables.iptables(IPTABLES)["filter"]["FORWARD"].policy == (5, 420)
+    ruleset = tables.nft(NFT_RULESET)[("inet", "t")]
+    assert ruleset.sets["allowed"] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert ruleset.chains["c"] == ["ip saddr 10.0.0.2 counter accept"]
+
+
+NEW_WORDS = [
+    ({"neighbour": "10.0.0.2", "in": "ns1", "dev": "veth1", "mac_of": "veth2", "mac_of_in": "ns2",
+      "state": "REACHABLE"},
+     "neighbour 10.0.0.2 on veth1 in ns1, is the MAC of veth2 in ns2, state REACHABLE"),
+    ({"fdb": "veth1_0", "master": "br0", "mac_of": "veth1_1", "mac_of_in": "ns1", "state": "learned"},
+     "fdb entry for the MAC of veth1_1 in ns1 on veth1_0 (bridge br0, learned)"),
+    ({"conntrack": "icmp", "in": "node1", "src": "10.244.1.2", "reply_dst": "203.0.113.1"},
+     "a conntrack entry icmp src=10.244.1.2; reply dst=203.0.113.1 in node1"),
+    ({"rule": RULE_TEXT, "in": "node1", "table": "nat", "chain": "POSTROUTING"},
+     f"rule '{RULE_TEXT}' in chain POSTROUTING of table nat in node1"),
+    ({"route_get": "10.244.1.2", "in": "outside", "unreachable": True}, "no route to 10.244.1.2 in outside"),
+    ({"counter": "IpForwDatagrams", "in": "node1", "unchanged": True}, "IpForwDatagrams in node1 stays unchanged"),
+    ({"counter": "tx_dropped", "dev": "vx0", "at_least": 1}, "tx_dropped of vx0 rises by at least 1"),
+    ({"link": "vx0", "vxlan_id": 1, "learning": False}, "vx0 is here, VNI 1, no learning"),
+]
+
+
+@pytest.mark.parametrize(("check", "words"), NEW_WORDS, ids=[w for _, w in NEW_WORDS])
+def test_the_new_kinds_say_themselves_in_words(check, words):
+    assert checks.describe(check) == words

@@ -15,10 +15,10 @@ from netlessons.checks.output import (
     status_verdict,
     visible,
 )
-from netlessons.checks.registry import KINDS, describe, judge, kind_of, problems, queries
+from netlessons.checks.registry import KINDS, before, describe, judge, kind_of, problems, queries
 
 __all__ = [
-    "KINDS", "PASS", "WHITESPACE_NOTE", "Answers", "CheckKind", "Field", "Query", "Reading", "Verdict",
+    "KINDS", "PASS", "before", "WHITESPACE_NOTE", "Answers", "CheckKind", "Field", "Query", "Reading", "Verdict",
     "describe", "has_hidden_whitespace", "judge", "kind_of", "line_matches", "output_verdict", "pattern_problem",
     "problems", "queries", "status_verdict", "visible",
 ]

@@ -52,7 +52,8 @@ class Query:
 
     table: str  # a name in reader.TABLES
     namespace: str = ""  # "" = where the lab's shell lives
-    item: str = ""  # for a table of single values (a sysctl): which one
+    item: str = ""  # for a table of single values (a sysctl, a route lookup): which one
+    before: bool = False  # read before the step's command runs (a counter's value to compare with)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,10 @@ class CheckKind:
     def queries(self, check: dict[str, Any]) -> tuple[Query, ...]:
         raise NotImplementedError
 
+    def before(self, check: dict[str, Any]) -> tuple[Query, ...]:
+        """The tables to read before the step's command runs (with `before=True`); most kinds need none."""
+        return ()
+
     def judge(self, check: dict[str, Any], answers: Answers) -> Verdict:
         raise NotImplementedError
 
@@ -131,6 +136,38 @@ def type_problem(field: Field, value: Any) -> str:
 def whole_number(value: Any) -> int:
     """A number field's value: a number, or the text a template rendered it to."""
     return value if isinstance(value, int) else int(str(value).strip())
+
+
+def mac_of(check: dict[str, Any], answers: Answers) -> tuple[str, str]:
+    """The MAC address a check names: `mac` as written, or the address of the interface `mac_of` (in the
+    namespace `mac_of_in`, else the check's own). A second value says why there is none."""
+    if check.get("mac"):
+        return str(check["mac"]).lower(), ""
+    namespace = check.get("mac_of_in", check.get("in")) or ""
+    reading = answers[Query("links", namespace)]
+    link = next((x for x in (reading.data if reading.status == 0 else []) if x.get("ifname") == check["mac_of"]), None)
+    if link is None:
+        return "", f"no interface {check['mac_of']}{f' in {namespace}' if namespace else ''} to take the MAC from"
+    return str(link.get("address", "")).lower(), ""
+
+
+def mac_queries(check: dict[str, Any]) -> tuple[Query, ...]:
+    """The table a `mac_of` field needs."""
+    return (Query("links", check.get("mac_of_in", check.get("in")) or ""),) if check.get("mac_of") else ()
+
+
+def mac_words(check: dict[str, Any]) -> str:
+    if check.get("mac"):
+        return str(check["mac"])
+    namespace = check.get("mac_of_in", check.get("in")) or ""
+    return f"the MAC of {check['mac_of']}{f' in {namespace}' if namespace else ''}"
+
+
+MAC_FIELDS = (
+    Field("mac", TEXT, "the MAC address, as `ip` writes it: `aa:bb:cc:dd:ee:ff`"),
+    Field("mac_of", TEXT, "instead of `mac`: the interface whose MAC address it must be"),
+    Field("mac_of_in", TEXT, "the namespace of the `mac_of` interface; left out: the check's own namespace"),
+)
 
 
 def where(check: dict[str, Any]) -> str:

@@ -6,14 +6,21 @@ from typing import Any
 
 from netlessons.checks.base import Answers, CheckKind, Query, Verdict
 from netlessons.checks.bridge import BridgeCheck
+from netlessons.checks.conntrack import ConntrackCheck
+from netlessons.checks.counter import CounterCheck
+from netlessons.checks.fdb import FdbCheck
 from netlessons.checks.link import LinkCheck
+from netlessons.checks.neighbour import NeighbourCheck
 from netlessons.checks.netns import NetnsCheck
 from netlessons.checks.port import PortCheck
 from netlessons.checks.route import RouteCheck
+from netlessons.checks.route_get import RouteGetCheck
+from netlessons.checks.rule import RuleCheck
 from netlessons.checks.sysctl import SysctlCheck
 
 KINDS: dict[str, CheckKind] = {kind.name: kind for kind in (
-    NetnsCheck(), LinkCheck(), BridgeCheck(), RouteCheck(), SysctlCheck(), PortCheck(),
+    NetnsCheck(), LinkCheck(), BridgeCheck(), RouteCheck(), RouteGetCheck(), SysctlCheck(), PortCheck(),
+    NeighbourCheck(), FdbCheck(), ConntrackCheck(), RuleCheck(), CounterCheck(),
 )}
 
 
@@ -42,6 +49,11 @@ def describe(check: dict[str, Any]) -> str:
 def queries(state: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[Query]:
     """The tables that answer all these checks, each once."""
     return list(dict.fromkeys(q for check in state for q in kind_of(check).queries(check)))
+
+
+def before(state: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> list[Query]:
+    """The tables to read before the step's command runs (each with `before=True`), each once."""
+    return list(dict.fromkeys(q for check in state for q in kind_of(check).before(check)))
 
 
 def judge(check: dict[str, Any], answers: Answers) -> Verdict:

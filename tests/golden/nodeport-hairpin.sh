@@ -88,6 +88,9 @@ ip netns exec node1 iptables -t nat -A POSTROUTING -s 10.244.1.0/24 '!' -o cni0 
 # Ping once more: it works
 ip netns exec pod1 ping -c 1 -w 3 203.0.113.2
 
+# Read node1's connection tracking table
+ip netns exec node1 grep -o 'src=[^ ]* dst=[^ ]*' /proc/net/nf_conntrack
+
 # Fetch a page from the outside server
 ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://203.0.113.2:8080/
 
