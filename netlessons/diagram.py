@@ -78,6 +78,7 @@ class Topology:
     loose: tuple[tuple[End, int], ...] = ()  # veths whose other end was not found, with that end's ifindex
     tunnels: tuple[Tunnel, ...] = ()
     hops: tuple[Hop, ...] = ()
+    children: tuple[tuple[End, End], ...] = ()  # (child, parent) of macvlan, ipvlan and VLAN links, one namespace
 
     def link(self, end: End) -> Link:
         return next(link for box in self.boxes if box.ns == end[0] for link, _ in box.rows() if link.name == end[1])
@@ -172,7 +173,9 @@ def topology(snapshot: Snapshot) -> Topology:
                 loose.append((here, link.peer_index))
     hops = tuple(hop for hop in _hops(snapshot) if (hop.ns in {box.ns for box in boxes}) and hop.gateway in drawn)
     tunnels = tuple(t for t in _tunnels(snapshot) if t.a in drawn and t.b in drawn)
-    return Topology(tuple(boxes), tuple(pairs), tuple(loose), tunnels, hops)
+    children = tuple(((box.ns, link.name), (box.ns, link.parent)) for box in boxes for link, _ in box.rows()
+                     if link.parent and (box.ns, link.parent) in drawn)
+    return Topology(tuple(boxes), tuple(pairs), tuple(loose), tunnels, hops, children)
 
 
 def render(snapshot: Snapshot, fmt: str = "text", *, layout: str = "auto") -> str:
@@ -202,6 +205,10 @@ def _words(link: Link) -> list[str]:
         words.append(f"VNI {tunnel.vni}, UDP {tunnel.port}, local {tunnel.local or '?'}"
                      + (f" on {tunnel.underlay}" if tunnel.underlay else ""))
         words.append("remote " + (", ".join(tunnel.remotes) if tunnel.remotes else "none yet"))
+    if link.vlan_id:
+        words.append(f"VLAN {link.vlan_id}")
+    if link.parent or link.parent_index:
+        words.append(f"on {link.parent}" if link.parent else f"on ifindex {link.parent_index} of another namespace")
     return words
 
 
@@ -294,6 +301,10 @@ def _json(top: Topology) -> str:
             if link.kind == "veth":
                 other = peers.get((box.ns, link.name))
                 record["peer"] = _end(other) if other else None
+            if link.parent or link.parent_index:
+                record["parent"] = link.parent or {"ifindex": link.parent_index, "namespace": "another"}
+            if link.vlan_id:
+                record["vlan"] = link.vlan_id
             if link.vxlan:
                 record["vxlan"] = {"vni": link.vxlan.vni, "local": link.vxlan.local, "port": link.vxlan.port,
                                    "underlay": link.vxlan.underlay, "remotes": list(link.vxlan.remotes)}
@@ -312,6 +323,8 @@ def _json(top: Topology) -> str:
                     for t in top.tunnels],
         "routes": [{"namespace": h.ns, "dst": h.route.dst, "via": h.route.via, "dev": h.route.dev,
                     "gateway": _end(h.gateway)} for h in top.hops],
+        "children": [{"child": _end(child), "parent": _end(parent), "kind": top.link(child).kind}
+                     for child, parent in top.children],
     }
     return json.dumps(data, indent=1) + "\n"
 
@@ -381,6 +394,8 @@ def _mermaid(top: Topology) -> str:
         out.append(f"  {stub}[/{_mermaid_text([_loose_words(index)])}/]")
         edges.append(f"  {ids('if', *end)} === {stub}")
     edges += [f"  {ids('if', *t.a)} <-. {_mermaid_text([t.words()])} .-> {ids('if', *t.b)}" for t in top.tunnels]
+    edges += [f"  {ids('if', *child)} -. {top.link(child).kind} .- {ids('if', *parent)}"
+              for child, parent in top.children]
     return "\n".join(out + edges) + "\n"
 
 
@@ -461,6 +476,9 @@ def _dot(top: Topology) -> str:
         edges.append(f"  {_dot_node(t.a)} -- {_dot_node(t.b)} [label={words}, "
                      f'style=dashed, penwidth=2, color="{TUNNEL_COLOR}", fontcolor="{TUNNEL_COLOR}", '
                      'constraint=false, dir=both, class="tunnel"];')
+    for child, parent in top.children:
+        edges.append(f"  {_dot_node(child)} -- {_dot_node(parent)} [label={_dot_string(top.link(child).kind)}, "
+                     'style=dotted, penwidth=2, class="child"];')
     return "\n".join(out + edges + ["}"]) + "\n"
 
 

@@ -89,6 +89,9 @@ class Link:
     mtu: int = 0
     peer_index: int = 0  # a veth's other end's ifindex, kept only when that end could not be found
     vxlan: Vxlan | None = None
+    parent: str = ""  # the interface a macvlan, ipvlan or VLAN child sits on, in the same namespace
+    parent_index: int = 0  # the parent's ifindex, when it is in another namespace
+    vlan_id: int = 0  # a VLAN child's 802.1Q id
 
     @property
     def state(self) -> str:
@@ -250,9 +253,18 @@ def _link(raw: dict[str, Any], peer: tuple[str, str | None], fdb: list[dict[str,
     up = "UP" in flags
     carrier = up and "NO-CARRIER" not in flags and raw.get("operstate") not in ("DOWN", "LOWERLAYERDOWN")
     unresolved = _kind(raw) == "veth" and peer[1] is None
+    child = _kind(raw) in CHILD_KINDS
+    elsewhere = child and "link_netnsid" in raw
+    info = (raw.get("linkinfo") or {}).get("info_data") or {}
     return Link(raw["ifname"], _kind(raw), up, carrier, raw.get("master", ""), *peer, _addresses(raw),
                 mtu=raw.get("mtu", 0), peer_index=raw.get("link_index", 0) if unresolved else 0,
-                vxlan=_vxlan(raw, fdb))
+                vxlan=_vxlan(raw, fdb), parent=raw.get("link", "") if child and not elsewhere else "",
+                parent_index=raw.get("link_index", 0) if elsewhere else 0,
+                vlan_id=info.get("id", 0) if _kind(raw) == "vlan" else 0)
+
+
+# Kinds of interface that sit on another one (their "parent"), sharing its wire.
+CHILD_KINDS = ("macvlan", "macvtap", "ipvlan", "ipvtap", "vlan")
 
 
 def _vxlan(raw: dict[str, Any], fdb: list[dict[str, Any]]) -> Vxlan | None:

@@ -323,3 +323,36 @@ def test_without_dot_the_svg_falls_back_to_the_builtin_layout_with_a_notice(monk
     assert "apt-get install graphviz" in result.stderr
     root = ElementTree.fromstring(result.stdout)
     assert len([g for g in root.iter(f"{SVG}g") if g.get("class") == "netns"]) == 4  # the builtin layout's boxes
+
+
+MACVLAN_PAIR = """id = "macvlan-pair"
+title = "Two macvlan children of one parent"
+summary = "A parent link and two macvlan children on it, one moved into a namespace."
+
+[[steps]]
+id = "parent"
+title = "A parent"
+explain = "A veth end stands in for a NIC (this kernel has no dummy module)."
+run = "ip link add nic0 type veth peer name wire0 && ip link set nic0 up"
+
+[[steps]]
+id = "children"
+title = "Two macvlan children"
+explain = "Both sit on nic0; mv2 then moves into a namespace of its own."
+run = \"\"\"ip link add mv1 link nic0 type macvlan mode bridge && ip link add mv2 link nic0 type macvlan mode bridge \\
+&& ip netns add pod && ip link set mv2 netns pod\"\"\"
+"""
+
+
+def test_macvlan_children_are_drawn_on_their_parent(tmp_path):
+    """A child is joined to its parent in every format; one whose parent is in another namespace says so."""
+    (tmp_path / "macvlan-pair.toml").write_text(MACVLAN_PAIR)
+    where = ("--lessons-dir", str(tmp_path))
+    data = json.loads(netlessons("diagram", "macvlan-pair", *where, "--format", "json").stdout)
+    assert data["children"] == [{"child": {"namespace": "", "link": "mv1"},
+                                 "parent": {"namespace": "", "link": "nic0"}, "kind": "macvlan"}]
+    mv2 = next(link for ns in data["namespaces"] for link in ns["links"] if link["name"] == "mv2")
+    assert mv2["parent"]["namespace"] == "another"
+    assert "on nic0" in netlessons("diagram", "macvlan-pair", *where).stdout
+    assert re.search(r"-\. macvlan \.- ", netlessons("diagram", "macvlan-pair", *where, "--format", "mermaid").stdout)
+    assert 'class="child"' in netlessons("diagram", "macvlan-pair", *where, "--format", "dot").stdout
