@@ -159,7 +159,9 @@ class RenderedLesson:
     def needs(self) -> list[str]:
         tools: list[str] = []
         for step in self.steps + self.cleanup:
-            tools += [t for t in step.needs if t not in tools]
+            # A capture decodes with tcpdump and reads the wire with the lab's python3 (see capture.py).
+            wanted = [*step.needs, *(("tcpdump", "python3") if step.capture else ())]
+            tools += [t for t in wanted if t not in tools]
         return tools
 
     # --- One numbering of steps, used by every command -----------------------------------------------------
