@@ -240,8 +240,8 @@ def method() -> str:
         and waiting for them; output goes to an unread temporary file (netlessons with `--json`) that is only
         read when a run fails. Each pair runs once to warm up, then alternately, the order flipping every
         round. Times are medians; ratio = netlessons ÷ bash. A failed run still counts as a time, and is
-        listed at the end. netlessons keeps per-user caches (compiled templates, rendered lessons) under
-        ~/.cache/netlessons; the warm-up runs fill them, so these are the times with a warm cache.""")
+        listed at the end. netlessons keeps a per-user cache of rendered lessons (as checked JSON) under
+        ~/.cache/netlessons; the warm-up runs fill it, so these are the times with a warm cache.""")
 
 
 def memory_text(m: Memory, n: int) -> str:
