@@ -195,7 +195,7 @@ def check_sandbox(probe: _Probe) -> Finding:
         return Finding("sandbox", False, True, "cannot start: unshare is missing",
                        "apt-get install util-linux")
     try:
-        argv = [*sandbox.sandbox_command(), "bash", "--noprofile", "--norc", "-c", sandbox.SETUP]
+        argv = [*sandbox.sandbox_command(), "bash", "--noprofile", "--norc", "-c", sandbox.setup_script()]
     except EnvironmentProblem as e:
         return Finding("sandbox", False, True, e.message, e.hint)
     result = probe.run(argv, timeout=PROBE_TIMEOUT)

@@ -117,7 +117,7 @@ SANDBOX_LAB = "LAB=$(mktemp -d /tmp/lab.XXXXXX) && export LAB || exit 97\n"
 
 def start_sandbox() -> LabShell:
     try:
-        return LabShell(sandbox.sandbox_command(), sandbox.SETUP + SANDBOX_LAB)
+        return LabShell(sandbox.sandbox_command(), sandbox.setup_script() + SANDBOX_LAB)
     except SandboxDied as e:
         raise sandbox.explain_start_failure(e.status, e.stderr or e.message) from None
 

@@ -30,6 +30,8 @@ from netlessons.errors import EnvironmentProblem
 SETUP = r"""
 (
 set -e
+kept=()
+for path in "${NETLESSONS_KEEP[@]}"; do exec {fd}<"$path"; kept+=("$fd:$path"); done
 mount -t tmpfs -o mode=1777 netlessons /tmp
 new=/tmp/.netlessons-root
 mkdir "$new"
@@ -55,6 +57,11 @@ mkdir "$new/run/.netlessons-etc/upper" "$new/run/.netlessons-etc/work"
 layer=$new/run/.netlessons-etc
 mount -t overlay netlessons -o "lowerdir=/etc,upperdir=$layer/upper,workdir=$layer/work" "$new/etc" 2>/dev/null \
   || mount --rbind /etc "$new/etc"
+for entry in "${kept[@]}"; do
+  fd=${entry%%:*} path=${entry#*:}
+  mkdir -p "$new$path" && mount --rbind "/proc/self/fd/$fd" "$new$path"
+  exec {fd}<&-
+done
 cd "$new"
 pivot_root . .old-root
 umount -l /.old-root
@@ -63,6 +70,30 @@ rmdir /.old-root
 cd / || exit 97
 ip link set lo up || exit 98
 """
+
+# Folders under /tmp or /run that hide behind the lab's own: those of the Python and the netlessons that run the
+# lab (a clone or a venv in /tmp), bound back in at the same place, so that `netlessons` works in the lab too.
+HIDDEN = ("/tmp/", "/run/")
+
+
+def kept_folders() -> list[str]:
+    import sys
+
+    candidates = [sys.prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                  os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+    found: list[str] = []
+    for path in sorted({os.path.realpath(c) for c in candidates}, key=len):
+        if path.startswith(HIDDEN) and os.path.isdir(path) and not any(path.startswith(f + "/") for f in found):
+            found.append(path)
+    return found
+
+
+def setup_script() -> str:
+    """SETUP, told which folders to keep (as a bash array: quoted word by word)."""
+    import shlex
+
+    return f"NETLESSONS_KEEP=({' '.join(shlex.quote(f) for f in kept_folders())})\n" + SETUP
+
 
 USERNS_HINT = (
     "The sandbox needs user namespaces for an ordinary user. Check: "
