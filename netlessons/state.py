@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from netlessons.checks.tables import json_documents
 from netlessons.errors import EnvironmentProblem
 from netlessons.results import CommandResult
 
@@ -197,22 +198,6 @@ def _normalized(snapshot: Snapshot) -> Snapshot:
 # --- reading `ip -j` ---------------------------------------------------------------------------------------
 
 
-def _documents(text: str) -> list[Any]:
-    """The JSON documents printed one after another by `ip -j -b`."""
-    decoder = json.JSONDecoder()
-    found, position = [], 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return found
-        try:
-            value, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            return found  # a failing batch line printed nothing; what came before still counts
-        found.append(value)
-
-
 @dataclass(frozen=True)
 class _Section:
     """What was read in one namespace: a prefix of [links, routes, namespace ids], and forwarding entries."""
@@ -229,8 +214,8 @@ class _Section:
 def _section(text: str) -> _Section:
     text, _, ct_part = text.partition(_CT_MARKER)
     ip_part, _, fdb_part = text.partition(_FDB_MARKER)
-    fdb = _documents(fdb_part)
-    return _Section(_documents(ip_part), fdb[0] if fdb and isinstance(fdb[0], list) else [], ct_part)
+    fdb = json_documents(fdb_part)
+    return _Section(json_documents(ip_part), fdb[0] if fdb and isinstance(fdb[0], list) else [], ct_part)
 
 
 def _sections(stdout: str) -> dict[str, _Section]:

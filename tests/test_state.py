@@ -355,7 +355,7 @@ def test_two_nodes_routed_pairs_every_veth_although_ifindex_numbers_repeat():
         snap = state.snapshot(lambda c: shell.run(c))
     finally:
         shell.close()
-    assert len({item["ifindex"] for item in state._documents(indexes) for item in item}) == 1  # they repeat
+    assert len({item["ifindex"] for item in state.json_documents(indexes) for item in item}) == 1  # they repeat
     expected = {("node1", "veth-pod1"): ("pod1", "eth0"), ("node1", "eth0"): ("outside", "eth0"),
                 ("node1", "eth1"): ("node2", "eth0"), ("node2", "veth-pod2"): ("pod2", "eth0")}
     for (ns, name), (other_ns, other) in expected.items():

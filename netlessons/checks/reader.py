@@ -17,15 +17,14 @@ This module builds the command and reads its output; the runner runs it in the l
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from netlessons.checks.base import Answers, Query, Reading
 from netlessons.checks.tables import PARSERS as _PARSERS
+from netlessons.checks.tables import json_documents
 
 # `ip` batch lines, in a fixed order: the answers come back as one JSON document per line.
 IP_TABLES = {"links": "addr show", "routes": "route show", "routes6": "route show root ::/0",
@@ -175,7 +174,7 @@ def _parse(queries: list[Query], stdout: str, stderr: str) -> Answers:
 def _batch(lines: tuple[Query, ...], text: str, status: int, error: str) -> Answers:
     """The answers of one `ip -force -b` batch: its documents in order, less the lines that failed (each with
     the error text written just before its "Command failed" line). A single line is run without -b."""
-    documents = _documents(text)
+    documents = json_documents(text)
     failed: dict[int, str] = {}
     if len(lines) > 1:
         start = 0
@@ -222,17 +221,3 @@ def _local_port(line: str) -> int | None:
     return int(port) if port.isdigit() else None
 
 
-def _documents(text: str) -> list[Any]:
-    """The JSON documents printed one after another by `ip -j -b`; a failing line ends the batch."""
-    decoder = json.JSONDecoder()
-    found, position = [], 0
-    while True:
-        while position < len(text) and text[position].isspace():
-            position += 1
-        if position >= len(text):
-            return found
-        try:
-            value, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError:
-            return found
-        found.append(value)

@@ -147,3 +147,19 @@ def _json(text: str) -> Any:
 PARSERS: dict[str, Callable[[str], Any]] = {
     "fdb": _json, "snmp": snmp, "conntrack": conntrack, "iptables": iptables, "nft": nft,
 }
+
+
+def json_documents(text: str) -> list[Any]:
+    """The JSON documents printed one after another by `ip -j -b`; a failing line ends the batch."""
+    decoder = json.JSONDecoder()
+    found, position = [], 0
+    while True:
+        while position < len(text) and text[position].isspace():
+            position += 1
+        if position >= len(text):
+            return found
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return found
+        found.append(value)
