@@ -6,7 +6,11 @@ grader drives it: commands on stdin, exit 0 when solved, 1 when not, the failing
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +92,16 @@ def test_seed_picks_the_same_fault_and_list_keeps_answers_out():
     unknown = netlessons("challenge", "bridge-3ns", "--fault", "no-such-fault")
     assert unknown.returncode == 2 and "no fault 'no-such-fault'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_challenge_as_an_ordinary_user(ordinary_user_copy, host_unchanged):
+    """No root needed: an ordinary account breaks, fixes and is graded, `netlessons check` included."""
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ordinary_user_copy), "HOME": "/tmp", "LANG": "C.UTF-8",
+           "NETLESSONS_CACHE_DIR": ""}
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    result = subprocess.run([*prefix, python, "-m", "netlessons", "challenge", "veth-pair", "--fault", "peer-down"],
+                            input="netlessons check; echo check=$?\nip -n ns2 link set veth2 up\nexit\n",
+                            capture_output=True, text=True, env=env, cwd="/", timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "check=1" in result.stdout and "SOLVED: veth-pair" in result.stdout
