@@ -589,15 +589,17 @@ def _challenge_record(lab: Optional[str] = None):
         raise errors.EnvironmentProblem(f"cannot read the challenge's record {errors.printable(path, 4096)}") from None
 
 
-def _print_verdicts(verdicts, as_json: bool, extra: Optional[dict] = None) -> bool:
+def _print_verdicts(verdicts, as_json: bool, reveal: bool = True) -> bool:
     """The goals' verdicts as text or JSON; whether all were met."""
     from netlessons.goals import report_lines
 
     met = all(v.passed for v in verdicts)
     if as_json:
-        typer.echo(json.dumps({**(extra or {}), "passed": met, "goals": [v.as_dict() for v in verdicts]}, indent=2))
+        shown = [v.as_dict() if reveal or v.passed or v.goal.command else {**v.as_dict(), "problem": ""}
+                 for v in verdicts]
+        typer.echo(json.dumps({"passed": met, "goals": shown}, indent=2))
         return met
-    for line in report_lines(verdicts):
+    for line in report_lines(verdicts, reveal):
         typer.echo(line)
     failing = sum(not v.passed for v in verdicts)
     typer.echo(f"all {len(verdicts)} goals met" if met else f"{failing} of {len(verdicts)} goals not met")
@@ -632,7 +634,7 @@ def check_lab(
         if upto:
             raise errors.ParameterError("--upto needs a LESSON")
         wanted = record.goal_list()
-    met = _print_verdicts(grading.grade(wanted, grading.local_run), as_json)
+    met = _print_verdicts(grading.grade(wanted, grading.local_run), as_json, reveal=bool(lesson))
     raise typer.Exit(errors.EXIT_OK if met else errors.EXIT_CHECK_FAILED)
 
 

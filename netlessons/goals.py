@@ -208,6 +208,17 @@ def local_run(command: str) -> CommandResult:
         return CommandResult(command, 124, "", "timed out", time.perf_counter() - start, True)
 
 
-def report_lines(verdicts: list[GoalVerdict]) -> list[str]:
-    """One line per goal: met, or what is missing."""
-    return [f"  ok    {v.goal.name}" if v.passed else f"  FAIL  {v.problem}" for v in verdicts]
+def report_lines(verdicts: list[GoalVerdict], reveal: bool = True) -> list[str]:
+    """One line per goal: met, or what is missing. Not `reveal`ing (a challenge under way), a failed goal about
+    the lab's state would say the answer: those are only counted; what fails to reach what is said."""
+    lines = []
+    for v in verdicts:
+        if v.passed:
+            lines.append(f"  ok    {v.goal.name}")
+        elif reveal or v.goal.command:
+            lines.append(f"  FAIL  {v.problem if reveal else v.goal.failed_words or v.goal.name}")
+    hidden = sum(not v.passed and not v.goal.command for v in verdicts) if not reveal else 0
+    if hidden:
+        lines.append(f"  FAIL  {hidden} goal{'s' if hidden > 1 else ''} about the lab's state (not said during a "
+                     "challenge: that would give the answer away; `netlessons hint` helps)")
+    return lines

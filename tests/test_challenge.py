@@ -76,8 +76,12 @@ def test_check_and_hint_inside_a_challenge(host_unchanged, tmp_path):
                         input=commands)
     assert result.returncode == 1
     assert "Hint 1 of 2" in result.stdout and "Hint 2 of 2" in result.stdout
-    assert "check=1" in result.stdout and "ns1 cannot reach 10.0.0.2" in result.stdout
-    graded = json.loads(result.stdout[result.stdout.index("{\n"):])
+    inside, graded = result.stdout.split("{\n", 1)
+    assert "check=1" in inside and "ns1 cannot reach 10.0.0.2" in inside
+    # during the challenge a failed state goal is counted, not said: it would give the answer away
+    assert "1 goal about the lab's state" in inside and "br0 is here" not in inside
+    graded = json.loads("{\n" + graded)
+    assert any("br0 is here, a bridge, UP" in g["problem"] for g in graded["goals"])  # the end says it all
     assert graded["hints_used"] == 2 and graded["solved"] is False
     assert "<failure" in junit.read_text()
 
