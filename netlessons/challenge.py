@@ -59,10 +59,14 @@ def _ip(check: dict[str, Any]) -> str:
 
 
 def derived(goals: list[Goal]) -> list[Fault]:
-    """Generic faults, one of each sort per interface the goals name: switched off, address removed, unplugged."""
+    """Generic faults, one of each sort per interface the goals name (switched off, address removed, unplugged)
+    and per route (deleted)."""
     faults: list[Fault] = []
     for goal in goals:
         for check in goal.state:
+            if checks.kind_of(check).name == "route" and not check.get("absent") and (check.get("via") or
+                                                                                       check.get("dev")):
+                faults.append(_route_fault(goal, check))
             if checks.kind_of(check).name != "link" or check.get("absent"):
                 continue
             name, ip = check["link"], _ip(check)
@@ -84,6 +88,17 @@ def derived(goals: list[Goal]) -> list[Fault]:
     for fault in faults:
         unique.setdefault(fault.name, fault)  # the same name twice (lo in two namespaces): the first one
     return list(unique.values())
+
+
+def _route_fault(goal: Goal, check: dict[str, Any]) -> Fault:
+    """A route deleted: put back with its gateway and device as the goal names them."""
+    ip, target = _ip(check), shlex.quote(str(check["route"]))
+    how = "".join(f" {key} {shlex.quote(str(check[key]))}" for key in ("via", "dev") if check.get(key))
+    where = f" in {check['in']}" if check.get("in") else ""
+    label = "default" if check["route"] == "default" else str(check["route"]).replace("/", "-").replace(".", "-")
+    name = f"no-route-{label}" + (f"-{check['in']}" if check.get("in") else "")
+    return Fault(name, "medium", "", f"{ip}route del {target}", f"{ip}route add {target}{how}",
+                 (*GENERIC_HINTS, f"How does a packet leave{where or ' here'}? `ip route` says."), goal.name, True)
 
 
 def faults_of(rendered: RenderedLesson, goals: list[Goal]) -> list[Fault]:

@@ -109,3 +109,26 @@ def test_challenge_as_an_ordinary_user(ordinary_user_copy, host_unchanged):
                             capture_output=True, text=True, env=env, cwd="/", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "check=1" in result.stdout and "SOLVED: veth-pair" in result.stdout
+
+
+def test_derived_route_faults_break_and_fix(host_unchanged):
+    """Every lesson has faults without writing any: on two-nodes-routed (which declares none), each derived
+    route fault breaks its goal and its fix repairs the lab."""
+    from netlessons import challenge, goals
+    from netlessons.runner import Lab
+
+    lesson_rendered = rendered("two-nodes-routed")
+    wanted = goals.goals_of(lesson_rendered)
+    routes = [f for f in challenge.faults_of(lesson_rendered, wanted) if f.name.startswith("no-route-")]
+    assert len(routes) >= 2
+    lab = Lab(lesson_rendered)
+    try:
+        assert lab.build(list(lesson_rendered.steps)) is None
+        run = partial(lab.shell.run, timeout=60)
+        for fault in routes:
+            assert run(fault.inject).status == 0, fault.name
+            assert fault.breaks in _failing(goals.grade(wanted, run)), fault.name
+            assert run(fault.fix).status == 0, fault.name
+            assert _failing(goals.grade(wanted, run)) == [], f"the fix of {fault.name} leaves the lab broken"
+    finally:
+        lab.close()
