@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import os
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -572,6 +573,199 @@ def new(
     if warning:
         typer.echo(f"netlessons: warning: {warning}", err=True)
     typer.echo(f"wrote {path}\nnext: netlessons validate {path} && netlessons run {name} --lessons-dir {folder}")
+
+
+def _challenge_record(lab: Optional[str] = None):
+    """The challenge running in this lab ("$LAB"), or None."""
+    from netlessons.challenge import RECORD, Record
+
+    folder = lab if lab is not None else os.environ.get("LAB", "")
+    path = Path(folder) / RECORD if folder else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return Record.from_json(path.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        raise errors.EnvironmentProblem(f"cannot read the challenge's record {errors.printable(path, 4096)}") from None
+
+
+def _print_verdicts(verdicts, as_json: bool, reveal: bool = True) -> bool:
+    """The goals' verdicts as text or JSON; whether all were met."""
+    from netlessons.goals import report_lines
+
+    met = all(v.passed for v in verdicts)
+    if as_json:
+        shown = [v.as_dict() if reveal or v.passed or v.goal.command else {**v.as_dict(), "problem": ""}
+                 for v in verdicts]
+        typer.echo(json.dumps({"passed": met, "goals": shown}, indent=2))
+        return met
+    for line in report_lines(verdicts, reveal):
+        typer.echo(line)
+    failing = sum(not v.passed for v in verdicts)
+    typer.echo(f"all {len(verdicts)} goals met" if met else f"{failing} of {len(verdicts)} goals not met")
+    return met
+
+
+@app.command("check", help="Judge the lab you are in against a lesson's goals and say what is still missing. "
+                           "Meant for a lab's shell (`netlessons shell LESSON --upto STEP`, then build the rest by "
+                           "hand); inside a challenge, LESSON may be left out. Exit 0 when every goal is met, 1 "
+                           "when not.")
+@handles_errors
+def check_lab(
+    lesson: Optional[str] = typer.Argument(None, help="Lesson id; inside a challenge: left out.",
+                                           autocompletion=complete_lesson),
+    upto: Optional[str] = typer.Option(None, "--upto", metavar="STEP", autocompletion=complete_step,
+                                       help="Only the goals of the lesson up to this step (its number or id)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    from netlessons import goals as grading
+
+    if lesson:
+        rendered = _render(lesson, sets, flavor, dirs)
+        wanted = grading.goals_of(rendered, rendered.upto(upto) if upto else None)
+    else:
+        record = _challenge_record()
+        if record is None:
+            raise errors.ParameterError("name the lesson whose goals to check, e.g. `netlessons check bridge-3ns` "
+                                        "(only inside a challenge's lab may it be left out)")
+        if upto:
+            raise errors.ParameterError("--upto needs a LESSON")
+        wanted = record.goal_list()
+    met = _print_verdicts(grading.grade(wanted, grading.local_run), as_json, reveal=bool(lesson))
+    raise typer.Exit(errors.EXIT_OK if met else errors.EXIT_CHECK_FAILED)
+
+
+@app.command("hint")
+@handles_errors
+def hint() -> None:
+    """Inside a challenge's lab: the next hint (each says a little more); they are counted."""
+    from netlessons.challenge import RECORD
+
+    record = _challenge_record()
+    if record is None:
+        raise errors.ParameterError("there is no challenge in this lab; `netlessons challenge LESSON` starts one")
+    if record.hints_used >= len(record.hints):
+        typer.echo("No more hints. `netlessons check` says which goals still fail.")
+        return
+    typer.echo(f"Hint {record.hints_used + 1} of {len(record.hints)}: {record.hints[record.hints_used]}")
+    record.hints_used += 1
+    try:
+        (Path(os.environ["LAB"]) / RECORD).write_text(record.to_json())
+    except OSError as e:
+        raise errors.EnvironmentProblem(f"cannot count the hint: {e.strerror}") from None
+
+
+def _junit_challenge(result: dict) -> bytes:
+    from xml.sax.saxutils import quoteattr
+
+    cases = []
+    for goal in result["goals"]:
+        failure = "" if goal["passed"] else f"<failure message={quoteattr(goal['problem'])}/>"
+        cases.append(f"  <testcase classname={quoteattr('challenge.' + result['lesson'])} "
+                     f"name={quoteattr(goal['goal'])}>{failure}</testcase>")
+    failures = sum(not g["passed"] for g in result["goals"])
+    return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            f"<testsuite name={quoteattr('challenge ' + result['lesson'] + ' ' + result['fault'])} "
+            f"tests=\"{len(result['goals'])}\" failures=\"{failures}\" time=\"{result['seconds']:.1f}\">\n"
+            + "\n".join(cases) + "\n</testsuite>\n").encode("utf-8")
+
+
+@app.command("challenge", help="Break the lesson's lab on purpose (one fault, not named) and hand you a shell in it "
+                               "with the symptom as the task. Inside: `netlessons check` grades, `netlessons hint` "
+                               "gives the next hint; leaving the shell grades a last time. Commands come from stdin "
+                               "when it is not a terminal. Exit 0 when solved, 1 when not.\n\n" + EXIT_CODES)
+@handles_errors
+def challenge(
+    lesson: str = LessonArgument,
+    fault_name: Optional[str] = typer.Option(None, "--fault", metavar="NAME", help="This fault (see --list)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Pick the fault with this seed: the same seed, the "
+                                                            "same fault."),
+    list_faults: bool = typer.Option(False, "--list", help="List the faults: names and difficulty, no answers."),
+    solution: bool = typer.Option(False, "--solution", help="For teachers: the fault (by --fault or --seed; all "
+                                                            "without) and its fix. Builds nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: the list, the solution, or the result."),
+    junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the result as JUnit XML to this file."),
+    sets: Optional[List[str]] = SetOption,
+    flavor: Optional[str] = FlavorOption,
+    dirs: Optional[List[Path]] = DirsOption,
+) -> None:
+    import time
+
+    from netlessons import challenge as challenges
+    from netlessons import goals as grading
+
+    if seed is not None and not 0 <= seed < 2 ** 63:
+        raise errors.ParameterError("--seed is a whole number from 0")
+    if junit:
+        _writable(junit, "--junit")
+    rendered = _render(lesson, sets, flavor, dirs)
+    wanted = grading.goals_of(rendered)
+    faults = challenges.faults_of(rendered, wanted)
+    if list_faults:
+        rows = [{"name": f.name, "difficulty": f.difficulty} for f in faults]
+        typer.echo(json.dumps(rows, indent=2) if as_json else "\n".join(f"{r['name']}  ({r['difficulty']})"
+                                                                         for r in rows))
+        return
+    if solution:
+        chosen = [challenges.pick(faults, fault_name, seed)] if fault_name or seed is not None else \
+            [(f, None) for f in faults]
+        keys = [{"lesson": lesson, "fault": f.name, "seed": s, "difficulty": f.difficulty,
+                 "symptom": f.symptom or "(derived: what the lab shows once broken)", "inject": f.inject,
+                 "fix": challenges.fix_commands(f)} for f, s in chosen]
+        if as_json:
+            typer.echo(json.dumps(keys[0] if len(keys) == 1 else keys, indent=2))
+        else:
+            for key in keys:
+                seeded = "" if key["seed"] is None else f", seed {key['seed']}"
+                typer.echo(f"{key['fault']} ({key['difficulty']}{seeded})\n  symptom: {key['symptom']}\n  fix:\n"
+                           + "".join(f"    {c}\n" for c in key["fix"]))
+        return
+    fault, seed = challenges.pick(faults, fault_name, seed)
+    with _built_lab(rendered, None) as (lab, _, failed):
+        if failed:
+            _failure_notice(rendered, failed, lab.mode, "No challenge:")
+            raise errors.StepFailed(f"the lab of {lesson} could not be built, so there is nothing to break")
+        injected = lab.shell.run(fault.inject, timeout=30)
+        if injected.status != 0:
+            raise errors.StepFailed(f"the fault {fault.name!r} could not be injected: "
+                                    f"{injected.output.strip() or 'exit status ' + str(injected.status)}")
+        run = functools.partial(lab.shell.run, timeout=60)
+        task = challenges.symptom(fault, grading.grade(wanted, run))
+        hints = list(fault.hints) or list(challenges.GENERIC_HINTS)
+        record = challenges.Record(lesson, fault.name, seed, task, hints, challenges.goals_as_data(wanted))
+        saved = lab.shell.run(f'printf %s {shlex.quote(record.to_json())} >"$LAB"/{challenges.RECORD}', timeout=10)
+        if saved.status != 0:
+            raise errors.EnvironmentProblem(f"cannot write the challenge's record in the lab: {saved.stderr.strip()}")
+        picked = f"fault {fault.difficulty}" + (f", seed {seed}" if seed is not None else "")
+        typer.echo(f"Challenge: {lesson} ({picked})\n\n  {task}\n\n`netlessons check` grades, `netlessons hint` "
+                   "gives a hint, `exit` ends the challenge and grades a last time.", err=True)
+        start = time.monotonic()
+        lab.open_shell()
+        seconds = time.monotonic() - start
+        kept = lab.shell.run(f'cat "$LAB"/{challenges.RECORD}', timeout=10)
+        try:
+            record = challenges.Record.from_json(kept.stdout)
+        except (ValueError, KeyError, TypeError):
+            pass  # the learner removed it: the hints used are those counted before
+        verdicts = grading.grade(wanted, run)
+    solved = all(v.passed for v in verdicts)
+    result = {"lesson": lesson, "fault": fault.name, "seed": seed, "solved": solved,
+              "hints_used": record.hints_used, "seconds": round(seconds, 1),
+              "goals": [v.as_dict() for v in verdicts]}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        from netlessons.goals import report_lines
+
+        typer.echo("\n".join(report_lines(verdicts)))
+        typer.echo(f"{'SOLVED' if solved else 'NOT SOLVED'}: {lesson}, fault {fault.name}, {seconds:.0f} s, "
+                   f"{record.hints_used} hint{'s' if record.hints_used != 1 else ''} used")
+    if junit:
+        _write(junit, _junit_challenge(result), "--junit")
+    raise typer.Exit(errors.EXIT_OK if solved else errors.EXIT_CHECK_FAILED)
 
 
 def main() -> None:

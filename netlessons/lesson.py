@@ -82,6 +82,30 @@ class StepSpec:
 
 
 @dataclass(frozen=True)
+class GoalSpec:
+    """A `[[goals]]` table: what a working lab must show, in the lesson's words. `state` holds state checks
+    (as in `expect.state`), `run` a command that must succeed (a ping, a request); both are templates."""
+
+    title: str
+    run: str = ""
+    state: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """A `[[faults]]` table: a way to break the finished lab for a challenge. `inject` and `fix` are commands
+    (templates, quoted as steps are); `breaks` names the goal the symptom is about, as the goal says itself."""
+
+    name: str
+    symptom: str
+    inject: str
+    fix: str
+    difficulty: str = "medium"
+    hints: tuple[str, ...] = ()
+    breaks: str = ""
+
+
+@dataclass(frozen=True)
 class Lesson:
     id: str
     title: str
@@ -95,6 +119,8 @@ class Lesson:
     kubernetes: str = ""
     constants: dict[str, Any] = field(default_factory=dict, hash=False)  # [constants]: fixed values the templates see
     handout_shows: tuple[str, ...] = ()  # [handout] show = ["macs", "times"]: what its handouts leave unmasked
+    goals: tuple[GoalSpec, ...] = ()  # [[goals]]: replace the goals derived from the steps' checks
+    faults: tuple[FaultSpec, ...] = ()  # [[faults]]: ways to break the lab for `netlessons challenge`
 
 
 @dataclass(frozen=True)

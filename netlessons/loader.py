@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on 3.10 only
 from netlessons import checks
 from netlessons import params as param_types
 from netlessons.errors import UNPRINTABLE, LessonFileError, LessonFileErrors, ParameterError, printable
-from netlessons.lesson import Capture, Expectation, Lesson, Parameter, StepSpec, reserved_name
+from netlessons.lesson import Capture, Expectation, FaultSpec, GoalSpec, Lesson, Parameter, StepSpec, reserved_name
 
 FLAVORS = ("brctl", "iproute2")
 LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
@@ -33,7 +33,10 @@ LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 # handout is the same file on every run; a lesson that sets its MACs itself may show them.
 HANDOUT_SHOWS = ("macs", "times")
 LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes",
-               "handout", "constants"}
+               "handout", "constants", "goals", "faults"}
+GOAL_KEYS = {"title", "run", "state"}
+FAULT_KEYS = {"name", "difficulty", "symptom", "inject", "fix", "hints", "breaks"}
+DIFFICULTIES = ("easy", "medium", "hard")
 PARAM_KEYS = {"type", "default", "help", "min", "max", "choices"}
 STEP_KEYS = {"id", "title", "explain", "run", "expect", "foreach", "erratum", "timeout", "when", "capture"}
 EXPECT_KEYS = {"status", "output", "state", "wait", "every_round", "capture"}
@@ -448,6 +451,8 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
                                         "handout.show", src.key_line("handout")))
     steps = _steps(src, data, "steps", errors, required=True)
     cleanup = _steps(src, data, "cleanup", errors, required=False)
+    goals = _goals(src, data, errors)
+    faults = _faults(src, data, errors)
     seen: set[str] = set()
     for spec in steps + cleanup:
         if spec.id in seen:
@@ -460,7 +465,59 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
         prerequisites=prerequisites,
         parameters=tuple(parameters), steps=steps, cleanup=cleanup, flavors=flavors,
         kubernetes=str(data.get("kubernetes", "")), constants=constants, handout_shows=shows,
+        goals=goals, faults=faults,
     )
+
+
+def _tables(src: _Source, data: dict, table: str, errors: list) -> list[tuple[int, dict, str, int | None]]:
+    """The [[TABLE]] entries of a lesson file, each with its index, where-name and line."""
+    raw = data.get(table, [])
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        errors.append(src.error(f"{table!r} must be written as [[{table}]] tables", table, src.key_line(table)))
+        return []
+    return [(index, item, f"{table}[{index}]", src.table_line(table, index)) for index, item in enumerate(raw)]
+
+
+def _goals(src: _Source, data: dict, errors: list) -> tuple[GoalSpec, ...]:
+    """[[goals]]: title, and a command that must succeed (`run`) and/or state checks (`state`)."""
+    found = []
+    for _, table, where, line in _tables(src, data, "goals", errors):
+        _check_keys(src, table, GOAL_KEYS, where, line, errors)
+        title = _text(src, table, "title", where, line, errors)
+        run = _text(src, table, "run", where, line, errors, required=False)
+        state_list = table.get("state", [])
+        if not isinstance(state_list, list):
+            errors.append(src.error("'state' must be a list of checks", f"{where}.state", line))
+            state_list = []
+        state = tuple(c for i, c in enumerate(state_list)
+                      if _state_check(src, c, f"{where}.state[{i}]", line, errors) is not None)
+        if not run.strip() and not state_list:
+            errors.append(src.error("a goal needs a command that must succeed ('run') or state checks ('state')",
+                                    where, line))
+        found.append(GoalSpec(title=title, run=run, state=state))
+    return tuple(found)
+
+
+def _faults(src: _Source, data: dict, errors: list) -> tuple[FaultSpec, ...]:
+    """[[faults]]: name, difficulty, symptom, inject, fix, hints, breaks."""
+    found: list[FaultSpec] = []
+    for _, table, where, line in _tables(src, data, "faults", errors):
+        _check_keys(src, table, FAULT_KEYS, where, line, errors)
+        name = _text(src, table, "name", where, line, errors)
+        if name and not LESSON_ID.fullmatch(name):
+            errors.append(src.error("a fault's name is lower-case letters, digits and '-'", f"{where}.name", line))
+        if name in {f.name for f in found}:
+            errors.append(src.error(f"fault name {name!r} is used twice", f"{where}.name", line))
+        difficulty = _text(src, table, "difficulty", where, line, errors, required=False, default="medium")
+        if difficulty not in DIFFICULTIES:
+            errors.append(src.error(f"'difficulty' is one of {', '.join(DIFFICULTIES)}", f"{where}.difficulty",
+                                    line))
+        found.append(FaultSpec(
+            name=name, symptom=_text(src, table, "symptom", where, line, errors),
+            inject=_text(src, table, "inject", where, line, errors), fix=_text(src, table, "fix", where, line, errors),
+            difficulty=difficulty, hints=_string_list(src, table, "hints", where, line, errors),
+            breaks=_text(src, table, "breaks", where, line, errors, required=False)))
+    return tuple(found)
 
 
 def _line_from_message(message: str) -> int | None:
