@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from netlessons import checks
+from netlessons.goals import goals_of
 from netlessons.lesson import RenderedLesson, Step
 from netlessons.params import rule_of
 
@@ -104,6 +105,10 @@ def render_explanation(rendered: RenderedLesson, width: int = 100) -> str:
             out += _wrap("Erratum: " + first.erratum, width=width)
         out.append("    You should see:")
         out += [line for said in group_expectations(commands) for line in _wrap(said, "      - ", width, "        ")]
+    goals = goals_of(rendered)
+    if goals:
+        out += ["", "Goals (what `netlessons check` and a challenge grade: a working lab at the end shows)"]
+        out += [line for goal in goals for line in _wrap(goal.name, "  - ", width, "    ")]
     if lesson.kubernetes:
         out += ["", "In Kubernetes:"] + _wrap(lesson.kubernetes, width=width)
     return "\n".join(out) + "\n"

@@ -22,6 +22,7 @@ from typing import Callable
 from netlessons import diagram, state
 from netlessons.capture import wire_of
 from netlessons.explain import expected_in_words
+from netlessons.goals import goals_of
 from netlessons.lesson import RenderedLesson, Step
 from netlessons.params import convert
 from netlessons.results import StepResult
@@ -147,7 +148,11 @@ class Handout:
     lab: state.Snapshot | None
     sections: tuple[Section, ...]
     kubernetes: str
+    goals: tuple[str, ...] = ()  # what `netlessons check` grades, in words
 
+
+GOALS_INTRO = ("What a working lab shows at the end: `netlessons check` (in a lab you built by hand) and "
+               "`netlessons challenge` grade these.")
 
 _PLUMBING = [
     (re.compile(r"^echo \$! >\"\$LAB\"/[\w.-]+\.pid$"), "records the server's process id, so that the lab "
@@ -253,7 +258,8 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
                      "lab first; the steps here are numbered from there.")
     made_with, sets = _values_note(rendered)
     return Handout(lesson.id, lesson.title, " ".join(lesson.summary.split()), builds_on, made_with, sets,
-                   captured.built, tuple(sections), " ".join(lesson.kubernetes.split()))
+                   captured.built, tuple(sections), " ".join(lesson.kubernetes.split()),
+                   tuple(goal.name for goal in goals_of(rendered)))
 
 
 _WIRE = [(re.compile(r"\bid \d+, seq"), "id …, seq"),  # ping's ICMP id differs from run to run
@@ -317,6 +323,8 @@ def write_markdown(doc: Handout) -> str:
                         "```", ""]
             if command.changes:
                 out += ["What changed:", "", "```text", *command.changes, "```", ""]
+    if doc.goals:
+        out += ["## Goals", "", GOALS_INTRO, ""] + [f"- {goal}" for goal in doc.goals] + [""]
     if doc.kubernetes:
         out += ["## In Kubernetes", "", doc.kubernetes, ""]
     return "\n".join(out)
@@ -384,6 +392,9 @@ def write_html(doc: Handout) -> str:
                 out.append("<p>What changed:</p><ul>" + "".join(f"<li>{e(c)}</li>" for c in command.changes)
                            + "</ul>")
         out.append("</section>")
+    if doc.goals:
+        out += ["<h2>Goals</h2>", f"<p>{_prose(GOALS_INTRO)}</p>",
+                "<ul>" + "".join(f"<li>{html.escape(goal)}</li>" for goal in doc.goals) + "</ul>"]
     if doc.kubernetes:
         out += ["<h2>In Kubernetes</h2>", f"<p>{_prose(doc.kubernetes)}</p>"]
     out.append("</body></html>")
