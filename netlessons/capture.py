@@ -63,7 +63,9 @@ if expression:
     if check.returncode:
         sys.exit("capture: " + (check.stderr.strip().splitlines() or ["bad filter"])[-1])
 stop = []
-parent = os.getppid()  # the lab's shell (or `watch`): when it is gone, so is the reason to capture
+# The lab's shell (or `watch`): when it is gone, so is the reason to capture. The shell names itself, since it
+# may be gone (and this agent handed to another parent) before this line runs.
+parent = int(os.environ.get("NETLESSONS_LAB_SHELL") or os.getppid())
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.append(1))
 # tcpdump leaves Ctrl-C to the agent, which ends its stream: so it decodes every packet sent, and ends cleanly.
@@ -142,7 +144,7 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
         words = " ".join(shlex.quote(a) for a in [interface, f"{seconds:g}", capture.filter, "--",
                                                    *decoder_argv(capture)])
         base = f'"$LAB"/capture-{step.id}-{index}'
-        lines += [f"{prefix}{' '.join(argv)} {agent_file()} {words} >{base}.txt 2>{base}.err &",
+        lines += [f"NETLESSONS_LAB_SHELL=$$ {prefix}{' '.join(argv)} {agent_file()} {words} >{base}.txt 2>{base}.err &",
                   f"__nl_capture{index}=$!",
                   f"echo $! >{base}.pid"]
     lines += list(records)

@@ -238,7 +238,10 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
                 verdict = "failed, as expected: passed"
             # Clean-up changes are left out: the kernel tears namespaces down in its own time, so their order
             # differs from run to run, and the handout must be the same file every time.
-            changes = tuple(mask(c, shows) for c in result.changes) if step.phase != "cleanup" else ()
+            # Neighbour entries come and go with ARP's own timing (a reply, an entry going stale), so they are
+            # left out too; `run --changes` and walk show them, and a neighbour check proves the one that matters.
+            changes = tuple(mask(c, shows) for c in result.changes
+                            if " neighbour " not in f" {c} ") if step.phase != "cleanup" else ()
             commands.append(Command(
                 label=rendered.label(step), lines=tuple(line for line in lines if line not in plumbing),
                 plumbing=Plumbing(tuple(plumbing), "; ".join(reasons)) if plumbing else None,
