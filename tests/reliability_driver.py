@@ -113,13 +113,13 @@ def file_changes(before: dict, after: dict) -> list[str]:
     return changes
 
 
-def settled_state(tries: int = 50) -> dict[str, Any]:
+def settled_state(tries: int = 50, read: Callable[[], dict[str, Any]] = full_state) -> dict[str, Any]:
     """A snapshot that two reads in a row agree on: the kernel removes some objects a moment after the
     command that removed them returned."""
-    now = full_state()
+    now = read()
     for _ in range(tries):
         time.sleep(0.02)
-        again = full_state()
+        again = read()
         if again == now:
             return now
         now = again
@@ -225,15 +225,8 @@ def _delta(before: Any, after: Any) -> dict:
     return {"before": before, "after": after}
 
 
-def settled_busy_state(tries: int = 50) -> dict[str, Any]:
-    now = busy_node_state()
-    for _ in range(tries):
-        time.sleep(0.02)
-        again = busy_node_state()
-        if again == now:
-            return now
-        now = again
-    return now
+def settled_busy_state() -> dict[str, Any]:
+    return settled_state(read=busy_node_state)
 
 
 # --- processes ----------------------------------------------------------------------------------------------
