@@ -109,6 +109,10 @@ def render_explanation(rendered: RenderedLesson, width: int = 100) -> str:
     if goals:
         out += ["", "Goals (what `netlessons check` and a challenge grade: a working lab at the end shows)"]
         out += [line for goal in goals for line in _wrap(goal.name, "  - ", width, "    ")]
+    if rendered.recap:
+        out += ["", "Recap:"] + _wrap(rendered.recap, width=width)
     if lesson.kubernetes:
         out += ["", "In Kubernetes:"] + _wrap(lesson.kubernetes, width=width)
+    if lesson.sources:
+        out += ["", "Sources:"] + [line for source in lesson.sources for line in _wrap(source, "  - ", width, "    ")]
     return "\n".join(out) + "\n"

@@ -149,6 +149,8 @@ class Handout:
     sections: tuple[Section, ...]
     kubernetes: str
     goals: tuple[str, ...] = ()  # what `netlessons check` grades, in words
+    recap: str = ""
+    sources: tuple[str, ...] = ()
 
 
 GOALS_INTRO = ("What a working lab shows at the end: `netlessons check` (in a lab you built by hand) and "
@@ -262,7 +264,8 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
     made_with, sets = _values_note(rendered)
     return Handout(lesson.id, lesson.title, " ".join(lesson.summary.split()), builds_on, made_with, sets,
                    captured.built, tuple(sections), " ".join(lesson.kubernetes.split()),
-                   tuple(goal.name for goal in goals_of(rendered)))
+                   tuple(goal.name for goal in goals_of(rendered)), " ".join(rendered.recap.split()),
+                   tuple(" ".join(source.split()) for source in lesson.sources))
 
 
 _WIRE = [(re.compile(r"\bid \d+, seq"), "id …, seq"),  # ping's ICMP id differs from run to run
@@ -328,8 +331,12 @@ def write_markdown(doc: Handout) -> str:
                 out += ["What changed:", "", "```text", *command.changes, "```", ""]
     if doc.goals:
         out += ["## Goals", "", GOALS_INTRO, ""] + [f"- {goal}" for goal in doc.goals] + [""]
+    if doc.recap:
+        out += ["## Recap", "", doc.recap, ""]
     if doc.kubernetes:
         out += ["## In Kubernetes", "", doc.kubernetes, ""]
+    if doc.sources:
+        out += ["## Sources", ""] + [f"- {source}" for source in doc.sources] + [""]
     return "\n".join(out)
 
 
@@ -398,8 +405,13 @@ def write_html(doc: Handout) -> str:
     if doc.goals:
         out += ["<h2>Goals</h2>", f"<p>{_prose(GOALS_INTRO)}</p>",
                 "<ul>" + "".join(f"<li>{html.escape(goal)}</li>" for goal in doc.goals) + "</ul>"]
+    if doc.recap:
+        out += ["<h2>Recap</h2>", f"<p>{_prose(doc.recap)}</p>"]
     if doc.kubernetes:
         out += ["<h2>In Kubernetes</h2>", f"<p>{_prose(doc.kubernetes)}</p>"]
+    if doc.sources:
+        out += ["<h2>Sources</h2>",
+                "<ul>" + "".join(f"<li>{_prose(source)}</li>" for source in doc.sources) + "</ul>"]
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

@@ -117,6 +117,8 @@ class Lesson:
     cleanup: tuple[StepSpec, ...] = ()
     flavors: tuple[str, ...] = ()
     kubernetes: str = ""
+    recap: str = ""  # the packet's walk through what was built, and the one idea to keep
+    sources: tuple[str, ...] = ()  # the primary sources the lesson's claims rest on
     constants: dict[str, Any] = field(default_factory=dict, hash=False)  # [constants]: fixed values the templates see
     handout_shows: tuple[str, ...] = ()  # [handout] show = ["macs", "times"]: what its handouts leave unmasked
     goals: tuple[GoalSpec, ...] = ()  # [[goals]]: replace the goals derived from the steps' checks
@@ -180,6 +182,7 @@ class RenderedLesson:
     prerequisites: tuple[Lesson, ...]
     steps: tuple[Step, ...]  # the prerequisites' steps first, then the lesson's own
     cleanup: tuple[Step, ...]
+    recap: str = ""  # the lesson's recap, rendered with its values
 
     @property
     def needs(self) -> list[str]:

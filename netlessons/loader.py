@@ -33,7 +33,7 @@ LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 # handout is the same file on every run; a lesson that sets its MACs itself may show them.
 HANDOUT_SHOWS = ("macs", "times")
 LESSON_KEYS = {"id", "title", "summary", "prerequisites", "params", "steps", "cleanup", "flavors", "kubernetes",
-               "handout", "constants", "goals", "faults"}
+               "recap", "sources", "handout", "constants", "goals", "faults"}
 GOAL_KEYS = {"title", "run", "state"}
 FAULT_KEYS = {"name", "difficulty", "symptom", "inject", "fix", "hints", "breaks"}
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -437,6 +437,9 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
         if flavor not in FLAVORS:
             errors.append(src.error(f"unknown flavor {flavor!r}; one of {', '.join(FLAVORS)}", "flavors",
                                     src.key_line("flavors")))
+    sources = _string_list(src, data, "sources", "", None, errors)
+    kubernetes = _text(src, data, "kubernetes", "", None, errors, required=False)
+    recap = _text(src, data, "recap", "", None, errors, required=False)
     constants = _constants(src, data.get("constants", {}), {p.name for p in parameters}, errors)
     handout = data.get("handout", {})
     shows: tuple[str, ...] = ()
@@ -464,7 +467,8 @@ def _lesson(src: _Source, path: Path, data: dict, errors: list[LessonFileError])
         id=lesson_id, title=title, summary=summary, path=path,
         prerequisites=prerequisites,
         parameters=tuple(parameters), steps=steps, cleanup=cleanup, flavors=flavors,
-        kubernetes=str(data.get("kubernetes", "")), constants=constants, handout_shows=shows,
+        kubernetes=kubernetes, recap=recap, sources=sources,
+        constants=constants, handout_shows=shows,
         goals=goals, faults=faults,
     )
 

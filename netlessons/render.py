@@ -590,6 +590,9 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
                                       "steps")
             cleanup = render_specs(_renderer_of(lesson, flavor), lesson, lesson.cleanup,
                                    _with_constants(lesson, values), "cleanup")
+            renderer = _renderer_of(lesson, flavor)
+            recap = _template_call(lambda: renderer.text(lesson.recap, _with_constants(lesson, values)),
+                                   "recap") if lesson.recap else ""
         except LessonFileErrors as e:
             _blame_parameters(e, parameters, values, overrides)
             raise
@@ -599,7 +602,8 @@ def render_lesson(catalog: Catalog, lesson: Lesson, overrides: dict[str, str] | 
     if asked and not offered and not bridges:
         raise ParameterError(f"lesson {lesson.id!r} has no flavor {asked!r}; it has no bridge flavors")
     return RenderedLesson(lesson=lesson, flavor=flavor, values=values, parameters=parameters,
-                          prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup))
+                          prerequisites=tuple(chain[:-1]), steps=tuple(steps), cleanup=tuple(cleanup),
+                          recap=recap)
 
 
 def _renderer_of(lesson: Lesson, flavor: str) -> Renderer:

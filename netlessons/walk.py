@@ -213,4 +213,7 @@ class Walk:
             lab.close()
         t = self.tally
         self.say(f"\n{t.passed} passed, {t.failed} failed, {t.skipped} skipped")
+        if self.rendered.recap:
+            self.say("\nRecap: " + textwrap.fill(" ".join(self.rendered.recap.split()), 100,
+                                                  subsequent_indent="       "))
         return t

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, builtin_catalog, netlessons, rendered
+from tests.helpers import LESSONS, ROOT, builtin_catalog, netlessons, rendered
 
 SELF_SERVICE = '''id = "hairpin-probe"
 title = "pod1 calls its own Service with hairpin off"
@@ -170,7 +170,21 @@ def test_kubernetes_note_credits_the_cni_plugin_with_hairpin():
     assert "--hairpin-mode=hairpin-veth" not in note
 
 
-def test_both_lessons_name_their_sources():
-    for lesson in ("nodeport-hairpin", "vxlan-overlay"):
-        head = (ROOT / "lessons" / f"{lesson}.toml").read_text().split("\nid = ")[0]
-        assert head.startswith("# Sources:") and head.count("\n# - ") >= 3
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_every_lesson_has_a_recap_and_its_sources(lesson):
+    found = builtin_catalog().get(lesson)
+    assert len(found.recap.split()) >= 25, f"{lesson}: a recap walks the packet through the lab"
+    assert "→" in found.recap, f"{lesson}: the recap follows the packet hop by hop"
+    assert len(found.sources) >= 2, f"{lesson}: every lesson names the primary sources of its claims"
+
+
+def test_recap_and_sources_are_shown_in_explain_and_the_handouts(tmp_path):
+    lesson = builtin_catalog().get("vxlan-overlay")
+    text = netlessons("explain", "vxlan-overlay", "--set", "vtep_mac2=02:00:00:00:02:09").stdout
+    recap = text.split("\nRecap:\n")[1].split("\n\n")[0]
+    assert "02:00:00:00:02:09" in recap, "the recap is rendered with the lesson's values"
+    sources = text.split("\nSources:\n")[1]
+    assert sources.count("  - ") == len(lesson.sources)
+    handout = (ROOT / "docs" / "lessons" / "vxlan-overlay.md").read_text()
+    assert "## Recap" in handout and "## Sources" in handout
+    assert all(" ".join(source.split()) in handout for source in lesson.sources)
