@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import netlessons, rendered
+from tests.helpers import LESSONS, netlessons, rendered
 
-from tests.helpers import LESSONS as LESSONS_WITH_FAULTS  # every lesson declares at least three faults
+LESSONS_WITH_FAULTS = LESSONS  # every lesson declares at least three faults
+
 
 
 def _failing(verdicts) -> list[str]:
