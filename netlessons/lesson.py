@@ -295,7 +295,9 @@ class RenderedLesson:
 # The order of the course, as the README's table of lessons lists it. A lesson not named here (one of your
 # own) comes after those it builds on, by id.
 COURSE = ("netns-basics", "veth-pair", "bridge-3ns", "bridge-n", "bridge-gateway-nat", "cni-bridge-plugin",
-          "two-nodes-routed", "vxlan-overlay", "clusterip-kube-proxy", "nodeport-hairpin", "dns-service-discovery")
+          "cni-chaining-portmap", "two-nodes-routed", "vxlan-overlay", "routed-pods", "clusterip-kube-proxy",
+          "kube-proxy-nftables", "nodeport-hairpin", "loadbalancer-l2", "dns-service-discovery", "network-policy",
+          "dual-stack")
 
 
 def teaching_order(lessons: list[Lesson], course: tuple[str, ...] = COURSE) -> list[Lesson]:
