@@ -163,3 +163,14 @@ def test_forward_drop_fault_is_declared_where_the_note_sends_the_learner():
     for lesson in ("bridge-3ns", "bridge-n"):
         assert "forward-drop" in {fault.name for fault in builtin_catalog().get(lesson).faults}
     assert "--fault forward-drop" in rendered("bridge-3ns").steps[-1].explain
+
+
+def test_two_namespaces_two_servers_one_port():
+    """N1: the port is taken in ns1 (a second server fails) and free in ns2 (the same port works there)."""
+    report = _run("netns-basics", "--set", "servers=yes", "--set", "port=8099")
+    steps = _steps(report)
+    assert report["passed"], _failed_at(report)
+    assert "Address already in use" in steps["serve-ns1-again"]["stdout"] + steps["serve-ns1-again"]["stderr"]
+    assert steps["serve-ns2"]["checks"] == ["a server listens on TCP port 8099 in ns1",
+                                            "a server listens on TCP port 8099 in ns2"], steps["serve-ns2"]["checks"]
+    assert "serve-ns1" not in _steps(_run("netns-basics")), "left out by default: the lesson stays the post's"
