@@ -174,3 +174,13 @@ def test_two_namespaces_two_servers_one_port():
     assert steps["serve-ns2"]["checks"] == ["a server listens on TCP port 8099 in ns1",
                                             "a server listens on TCP port 8099 in ns2"], steps["serve-ns2"]["checks"]
     assert "serve-ns1" not in _steps(_run("netns-basics")), "left out by default: the lesson stays the post's"
+
+
+@pytest.mark.parametrize("repair, solved", [("", False), ("sysctl -qw net.bridge.bridge-nf-call-iptables=0", True)])
+def test_forward_drop_bites_bridged_frames_only_through_br_netfilter(repair, solved, host_unchanged):
+    """B4: with the FORWARD policy DROP the bridged pings fail, and they come back when bridged frames stop going
+    through iptables (bridge-nf-call-iptables = 0), the policy still DROP: br_netfilter is the cause."""
+    result = netlessons("challenge", "bridge-3ns", "--fault", "forward-drop", "--json", input=f"{repair}\nexit\n",
+                        timeout=240)
+    assert json.loads(result.stdout)["solved"] is solved, result.stdout + result.stderr
+    assert result.returncode == (0 if solved else 1)
