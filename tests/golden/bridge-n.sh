@@ -74,7 +74,7 @@ ip netns exec ns1 ping -c 1 -w 3 10.0.0.3
 bridge fdb show br br0
 
 # How long br0 remembers a MAC
-ip -d link show br0
+ip -d link show br0 | grep -o 'ageing_time [0-9]*'
 
 # Ask for 10.0.0.4, an address nobody has
 ip netns exec ns1 ping -c 1 -W 1 10.0.0.4 || echo "(failed, as this step expects)"
