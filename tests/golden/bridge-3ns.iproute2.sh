@@ -10,6 +10,10 @@ set -euo pipefail
 # === A bridge: three namespaces on one virtual switch ===
 
 # Create the bridge br0
+# Erratum: The post says a bridge cannot connect interfaces on different hosts. It can: its ports
+# must be interfaces of this machine, but a physical network card or a VXLAN device as a port
+# carries the switch to other hosts (the CNI bridge plugin's own README mentions bridging to the
+# host's interface).
 ip link add br0 type bridge
 
 # List the bridges

@@ -10,9 +10,16 @@ set -euo pipefail
 # === A bridge: three namespaces on one virtual switch ===
 
 # Create the bridge br0
+# Erratum: The post says a bridge cannot connect interfaces on different hosts. It can: its ports
+# must be interfaces of this machine, but a physical network card or a VXLAN device as a port
+# carries the switch to other hosts (the CNI bridge plugin's own README mentions bridging to the
+# host's interface).
 brctl addbr br0
 
 # List the bridges
+# Erratum: The post's listing has br0's own MAC address in the bridge id. On the kernel of this lab
+# the id stays 8000.000000000000 until the first port is plugged in (checked); then the bridge takes
+# that port's MAC for its id and for itself.
 brctl show
 
 # Find br0 among the links

@@ -2,7 +2,8 @@
 # bridge-n: A bridge for N namespaces
 # The bridge lesson for any number of namespaces (3 by default, up to 250): every namespace gets a
 # veth pair into one bridge and an address computed from a subnet. The first namespace pings every
-# other one.
+# other one; then the lesson looks at what the size costs: a forwarding table with one learned entry
+# per namespace, and broadcasts that reach every port.
 # Printed by netlessons 0.1.0 (flavor brctl).
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
@@ -68,6 +69,15 @@ ip netns exec ns3 ip link set dev veth3_1 up
 ip netns exec ns1 ping -c 1 -w 3 10.0.0.2
 # Ping 10.0.0.3 from ns1
 ip netns exec ns1 ping -c 1 -w 3 10.0.0.3
+
+# Read br0's forwarding table
+bridge fdb show br br0
+
+# How long br0 remembers a MAC
+ip -d link show br0 | grep -o 'ageing_time [0-9]*'
+
+# Ask for 10.0.0.4, an address nobody has
+ip netns exec ns1 ping -c 1 -W 1 10.0.0.4 || echo "(failed, as this step expects)"
 
 # === Clean-up ===
 

@@ -10,6 +10,10 @@ set -euo pipefail
 # === Network namespaces: a private network stack ===
 
 # Create the namespace ns1
+# Erratum: The post says `ip` creates namespaces with the clone() system call. It does not:
+# iproute2's `ip netns add` calls unshare(CLONE_NEWNET) and bind-mounts the new namespace
+# (/proc/self/ns/net) onto /run/netns/NAME (clone() with CLONE_NEWNET is how a container runtime may
+# start a process in a new namespace).
 ip netns add ns1
 
 # List the namespaces

@@ -10,6 +10,10 @@ set -euo pipefail
 # === Builds on netns-basics: Network namespaces: a private network stack ===
 
 # Create the namespace ns1
+# Erratum: The post says `ip` creates namespaces with the clone() system call. It does not:
+# iproute2's `ip netns add` calls unshare(CLONE_NEWNET) and bind-mounts the new namespace
+# (/proc/self/ns/net) onto /run/netns/NAME (clone() with CLONE_NEWNET is how a container runtime may
+# start a process in a new namespace).
 ip netns add ns1
 
 # List the namespaces
@@ -47,12 +51,19 @@ ip link set veth1 up
 ip link set veth2 up
 
 # See both ends here
+# Erratum: The post's listing has M-DOWN and `qdisc noop` on both ends: M-DOWN means the peer is
+# down, and `qdisc noop` means the device itself is down. So it was taken before the two `up`
+# commands, not after them (its `state UP` fits neither moment). Here, after them, the flags read
+# UP,LOWER_UP.
 ip link show
 
 # Move veth1 into ns1
 ip link set veth1 netns ns1
 
 # Look inside ns1
+# Erratum: The post's listing ends this line with `link-netns ns2`, which cannot be right at this
+# moment: veth2 has not moved yet, so the peer is still in the starting namespace, shown as `link-
+# netnsid 0`. Only after the next move does ns1 see its peer in ns2.
 ip netns exec ns1 ip link show
 
 # Move veth2 into ns2
