@@ -9,6 +9,9 @@
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
 set -euo pipefail
+# The files this script writes (server logs, pid files, a plugin's data) go to a fresh folder of
+# its own, which nobody else can have prepared.
+LAB=$(mktemp -d)
 
 # === Pods without a bridge: the ptp plugin, then Calico's 169.254.1.1 and proxy ARP ===
 
@@ -32,11 +35,11 @@ ip netns exec router ip addr add 192.168.0.254/24 dev eth0 && ip netns exec rout
 ip netns exec node1 ip route add default via 192.168.0.254
 
 # CNI ADD of the ptp plugin for pod1
-ip netns exec node1 env CNI_COMMAND=ADD CNI_CONTAINERID=pod1 CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/ptp <<NETLESSONS_JSON
+ip netns exec node1 env CNI_COMMAND=ADD CNI_CONTAINERID=pod1 CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/ptp <<NETLESSONS_JSON | tee "$LAB"/ptp-pod1.json
 {"cniVersion": "1.0.0", "name": "routed", "type": "ptp", "ipMasq": false, "ipam": {"type": "host-local", "subnet": "10.244.1.0/24", "dataDir": "$LAB/cni", "routes": [{"dst": "0.0.0.0/0"}]}}
 NETLESSONS_JSON
 # CNI ADD of the ptp plugin for pod2
-ip netns exec node1 env CNI_COMMAND=ADD CNI_CONTAINERID=pod2 CNI_NETNS=/run/netns/pod2 CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/ptp <<NETLESSONS_JSON
+ip netns exec node1 env CNI_COMMAND=ADD CNI_CONTAINERID=pod2 CNI_NETNS=/run/netns/pod2 CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/ptp <<NETLESSONS_JSON | tee "$LAB"/ptp-pod2.json
 {"cniVersion": "1.0.0", "name": "routed", "type": "ptp", "ipMasq": false, "ipam": {"type": "host-local", "subnet": "10.244.1.0/24", "dataDir": "$LAB/cni", "routes": [{"dst": "0.0.0.0/0"}]}}
 NETLESSONS_JSON
 
@@ -109,3 +112,6 @@ ip netns del pod4
 ip netns del router
 # Delete the namespace node1
 ip netns del node1
+
+# The script's own folder
+rm -rf "$LAB"
