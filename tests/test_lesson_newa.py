@@ -84,7 +84,7 @@ prerequisites = ["cni-chaining-portmap"]
 [constants]
 conflist = "10-k8s-pod-network.conflist"
 ifb_pod1 = "bwpb3d8bf215493"
-runtime_pod1 = { bandwidth = { ingressRate = 8000000, ingressBurst = 80000, egressRate = 4000000, egressBurst = 80000 } }
+runtime_pod1 = { bandwidth = { ingressRate = 8000000, ingressBurst = 80000, egressRate = 4000000, egressBurst = 80000 }}
 
 [[steps]]
 id = "del"
