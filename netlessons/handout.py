@@ -220,6 +220,26 @@ def _values_note(rendered: RenderedLesson) -> tuple[str, tuple[str, ...]]:
             f"speaks of a value, it was written for the defaults ({defaults})."), sets
 
 
+def stable_cni_names(snapshot: state.Snapshot | None) -> state.Snapshot | None:
+    """The lab as the handout draws it: a CNI plugin's random veth name (veth1a2b3c4d) becomes `veth-POD`, after
+    the namespace its other end is in, so that the drawing is the same on every run."""
+    if snapshot is None:
+        return None
+    names = {(ns, link.name): f"veth-{link.peer_netns}" for ns, link in snapshot.links()
+             if _CNI_VETH.fullmatch(link.name) and link.peer_netns}
+
+    def rename(ns: str | None, name: str) -> str:
+        return names.get((ns or "", name), name)
+
+    namespaces = []
+    for ns in snapshot.namespaces:
+        links = tuple(replace(link, name=rename(ns.name, link.name), peer=rename(link.peer_netns, link.peer),
+                              master=rename(ns.name, link.master)) for link in ns.links)
+        routes = tuple(replace(route, dev=rename(ns.name, route.dev)) for route in ns.routes)
+        namespaces.append(replace(ns, links=links, routes=routes))
+    return replace(snapshot, namespaces=tuple(namespaces))
+
+
 def build(rendered: RenderedLesson, captured: Capture) -> Handout:
     """The handout as data: what every format writes out."""
     lesson = rendered.lesson
@@ -263,13 +283,19 @@ def build(rendered: RenderedLesson, captured: Capture) -> Handout:
                      "lab first; the steps here are numbered from there.")
     made_with, sets = _values_note(rendered)
     return Handout(lesson.id, lesson.title, " ".join(lesson.summary.split()), builds_on, made_with, sets,
-                   captured.built, tuple(sections), " ".join(lesson.kubernetes.split()),
+                   stable_cni_names(captured.built), tuple(sections), " ".join(lesson.kubernetes.split()),
                    tuple(goal.name for goal in goals_of(rendered)), " ".join(rendered.recap.split()),
                    tuple(" ".join(source.split()) for source in lesson.sources))
 
 
 _WIRE = [(re.compile(r"\bid \d+, seq"), "id …, seq"),  # ping's ICMP id differs from run to run
-         (re.compile(r"(\d+\.\d+\.\d+\.\d+)\.\d+ > (\S+)\.(4789|8472): VXLAN"), r"\1.… > \2.\3: VXLAN")]
+         (re.compile(r"(\d+\.\d+\.\d+\.\d+)\.\d+ > (\S+)\.(4789|8472): VXLAN"), r"\1.… > \2.\3: VXLAN"),
+         # TCP: a client's ephemeral port (32768-60999 by default), and the values each connection draws at random
+         (re.compile(r"\b(\d+\.\d+\.\d+\.\d+)\.(?:3[2-9]\d{3}|[4-5]\d{4}|60\d{3})\b"), r"\1.…"),
+         (re.compile(r"(Flags \[[^\]]*\], (?:cksum \S+ )?)seq \d+(?::\d+)?"), r"\1seq …"),
+         (re.compile(r"(Flags \[[^\]]*\], .*)\back \d+"), r"\1ack …"),
+         (re.compile(r"(Flags \[[^\]]*\], .*)\bwin \d+"), r"\1win …"),
+         (re.compile(r"(Flags \[[^\]]*\], .*)\boptions \[[^\]]*\]"), r"\1options […]")]
 
 
 def mask_wire(line: str, shows: tuple[str, ...] = ()) -> str:
