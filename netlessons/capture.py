@@ -151,7 +151,7 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
     for index, _ in enumerate(places(step.capture)):
         base = f'"$LAB"/capture-{step.id}-{index}'
         lines.append(f"__nl_i=0; until grep -q '^listening on' {base}.err; do "
-                     f"kill -0 \"$__nl_capture{index}\" 2>/dev/null && [ $__nl_i -lt 1000 ] || break; "
+                     f"kill -0 \"$__nl_capture{index}\" 2>/dev/null && [ $__nl_i -lt 3000 ] || break; "
                      "__nl_i=$((__nl_i + 1)); sleep 0.01; done")
         lines.append(f"grep -q '^listening on' {base}.err || {{ grep -v '^listening on' {base}.err | tail -n 1; "
                      "__nl_failed=1; }")

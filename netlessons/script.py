@@ -15,7 +15,12 @@ def _comment(text: str, width: int = 100) -> list[str]:
     return [f"# {line}" if line else "#" for line in textwrap.wrap(" ".join(text.split()), width - 2)]
 
 
-LAB_REFERENCE = '"$LAB"'
+_LAB_VARIABLE = re.compile(r"\$\{?LAB\b")  # "$LAB", $LAB/… in a here-document, ${LAB}
+
+
+def uses_lab(command: str) -> bool:
+    """Whether a command reads the lab folder's variable, quoted or not."""
+    return bool(_LAB_VARIABLE.search(command))
 _SHELL_SYNTAX = re.compile(r"[|&;<>()`\n]|^\s*(for|if|while|test|\[)\b")
 
 
@@ -24,7 +29,7 @@ def with_sudo(command: str) -> str:
     a loop, several lines) runs whole under `sudo bash -c`, so that every part of it runs as root."""
     if _SHELL_SYNTAX.search(command):
         # sudo starts with a clean environment: the script's folder is handed on by name.
-        env = 'env LAB="$LAB" ' if LAB_REFERENCE in command else ""
+        env = 'env LAB="$LAB" ' if uses_lab(command) else ""
         return f"sudo {env}bash -c {shlex.quote(command)}"
     return f"sudo {command}"
 
@@ -72,8 +77,8 @@ def render_script(rendered: RenderedLesson, *, sudo: bool = False, cleanup: bool
     lines += [
         "set -euo pipefail",
     ]
-    uses_lab = any(LAB_REFERENCE in step.command for step in rendered.steps + rendered.cleanup)
-    if uses_lab:
+    lab_used = any(uses_lab(step.command) for step in rendered.steps + rendered.cleanup)
+    if lab_used:
         lines += ["# The files this script writes (server logs, pid files, a plugin's data) go to a fresh folder of",
                   "# its own, which nobody else can have prepared.",
                   "LAB=$(mktemp -d)"]
@@ -84,6 +89,6 @@ def render_script(rendered: RenderedLesson, *, sudo: bool = False, cleanup: bool
     lines += _section(lesson.title, own, sudo)
     if cleanup and rendered.cleanup:
         lines += _section("Clean-up", list(rendered.cleanup), sudo)
-    if cleanup and uses_lab:
+    if cleanup and lab_used:
         lines += ["", "# The script's own folder", with_sudo('rm -rf "$LAB"') if sudo else 'rm -rf "$LAB"']
     return "\n".join(lines) + "\n"
