@@ -21,6 +21,8 @@ _LAB_VARIABLE = re.compile(r"\$\{?LAB\b")  # "$LAB", $LAB/… in a here-document
 def uses_lab(command: str) -> bool:
     """Whether a command reads the lab folder's variable, quoted or not."""
     return bool(_LAB_VARIABLE.search(command))
+
+
 _SHELL_SYNTAX = re.compile(r"[|&;<>()`\n]|^\s*(for|if|while|test|\[)\b")
 
 

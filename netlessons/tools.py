@@ -12,9 +12,9 @@ from netlessons.kernel import feature_present
 from netlessons.shell import lab_environment
 
 TOOL_PACKAGES = {
-    "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "brctl": "bridge-utils", "ping": "iputils-ping",
-    "sysctl": "procps", "nft": "nftables", "iptables": "iptables", "unshare": "util-linux", "curl": "curl",
-    "python3": "python3", "dnsmasq": "dnsmasq-base", "/usr/lib/cni/": "containernetworking-plugins",
+    "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "tc": "iproute2", "brctl": "bridge-utils",
+    "ping": "iputils-ping", "sysctl": "procps", "nft": "nftables", "iptables": "iptables", "unshare": "util-linux",
+    "curl": "curl", "python3": "python3", "dnsmasq": "dnsmasq-base", "/usr/lib/cni/": "containernetworking-plugins",
     "tcpdump": "tcpdump",
 }
 
