@@ -246,7 +246,7 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort -u
 
 # The Service chain with its counters
-ip netns exec node1 iptables -t nat -L KUBE-SVC-WEB -v -n -x
+ip netns exec node1 iptables -t nat -L KUBE-SVC-WEB -v -n -x | awk '$3 == "KUBE-MARK-MASQ" {print "first rule (mark for masquerade): " $1 " packets"} $3 ~ /^KUBE-SEP-/ {n += $1; if ($1 > 0) used++} END {print "KUBE-SEP-POD1 + KUBE-SEP-POD2: " n " packets, " used " endpoints used"}'
 
 # The Service chain as iptables shows it
 ip netns exec node1 iptables -t nat -S KUBE-SVC-WEB

@@ -38,7 +38,7 @@ NETLESSONS_JSON
 { python3 -c 'import json, sys; c = json.load(sys.stdin); c["prevResult"] = json.load(open(sys.argv[1])); print(json.dumps(c))' "$LAB"/cni-result.json <<NETLESSONS_JSON
 {"cniVersion": "1.0.0", "name": "k8s-pod-network", "type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true, "ipam": {"type": "host-local", "subnet": "10.244.1.0/24", "dataDir": "$LAB/cni", "routes": [{"dst": "0.0.0.0/0"}]}}
 NETLESSONS_JSON
-} | ip netns exec node1 env CNI_COMMAND=CHECK CNI_CONTAINERID=pod1 CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 CNI_PATH="$LAB"/no-plugins /usr/lib/cni/bridge || echo "(failed, as this step expects)"
+} | ip netns exec node1 env CNI_COMMAND=CHECK CNI_CONTAINERID=pod1 CNI_NETNS=/run/netns/pod1 CNI_IFNAME=eth0 CNI_PATH=/nonexistent/cni-plugins /usr/lib/cni/bridge || echo "(failed, as this step expects)"
 
 # What the plugin made on the node
 ip netns exec node1 ip link show
