@@ -3,7 +3,9 @@
 # Two pods answer with their own names. A virtual IP that no interface owns is turned into one of
 # them by NAT rules on the node, in the chains kube-proxy writes: KUBE-SERVICES, KUBE-SVC-…, KUBE-
 # SEP-…, KUBE-MARK-MASQ and KUBE-POSTROUTING. First one endpoint, then the other, then both with
-# random balancing.
+# random balancing, called from the node itself (OUTPUT) and from a pod (PREROUTING). The rule
+# counters and the connection table show that NAT is decided once per connection; the filter table
+# refuses a Service that has no endpoints.
 # Printed by netlessons 0.1.0 (flavor iproute2).
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
@@ -196,7 +198,7 @@ ip netns exec node1 iptables -t nat -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000
 # KUBE-POSTROUTING: masquerade marked packets
 ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -m mark '!' --mark 0x4000/0x4000 -j RETURN
 ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
-ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -j MASQUERADE
+ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -j MASQUERADE --random-fully
 
 # Hook the chains into PREROUTING
 ip netns exec node1 iptables -t nat -I PREROUTING 1 -j KUBE-SERVICES
@@ -208,8 +210,12 @@ ip netns exec node1 iptables -t nat -I POSTROUTING 1 -j KUBE-POSTROUTING
 # KUBE-SERVICES: 10.96.0.100:80 belongs to KUBE-SVC-WEB
 ip netns exec node1 iptables -t nat -A KUBE-SERVICES -d 10.96.0.100/32 -p tcp --dport 80 -j KUBE-SVC-WEB
 
+# KUBE-SEP-POD1: mark the endpoint calling itself
+ip netns exec node1 iptables -t nat -A KUBE-SEP-POD1 -s 10.244.1.2/32 -j KUBE-MARK-MASQ
 # KUBE-SEP-POD1: DNAT to 10.244.1.2:9376
 ip netns exec node1 iptables -t nat -A KUBE-SEP-POD1 -p tcp -j DNAT --to-destination 10.244.1.2:9376
+# KUBE-SEP-POD2: mark the endpoint calling itself
+ip netns exec node1 iptables -t nat -A KUBE-SEP-POD2 -s 10.244.2.2/32 -j KUBE-MARK-MASQ
 # KUBE-SEP-POD2: DNAT to 10.244.2.2:9376
 ip netns exec node1 iptables -t nat -A KUBE-SEP-POD2 -p tcp -j DNAT --to-destination 10.244.2.2:9376
 
@@ -224,6 +230,12 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB '!' -s 10.244.0.0/16 -d 10.9
 ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 for _ in $(seq 3); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort | uniq -c
 
+# pod1 calls the ClusterIP 3 times: PREROUTING, and the nat table sees each connection once
+for _ in $(seq 3); do ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.100/; done | sort | uniq -c
+
+# node1's connection table: the decisions, kept per connection
+ip netns exec node1 grep 'dst=10.96.0.100 ' /proc/net/nf_conntrack | sed -E 's/.*(src=[^ ]+ dst=[^ ]+) sport=[0-9]+ (dport=[0-9]+) (src=[^ ]+ dst=[^ ]+ sport=[0-9]+).*/\1 \2 \3/' | sort -u
+
 # Both pods behind the Service
 ip netns exec node1 iptables -t nat -F KUBE-SVC-WEB
 ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB '!' -s 10.244.0.0/16 -d 10.96.0.100/32 -p tcp --dport 80 -j KUBE-MARK-MASQ
@@ -233,11 +245,31 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 # 40 requests to the ClusterIP: both pods answer
 for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort -u
 
+# The Service chain with its counters
+ip netns exec node1 iptables -t nat -L KUBE-SVC-WEB -v -n -x | awk '$3 == "KUBE-MARK-MASQ" {print "first rule (mark for masquerade): " $1 " packets"} $3 ~ /^KUBE-SEP-/ {n += $1; if ($1 > 0) used++} END {print "KUBE-SEP-POD1 + KUBE-SEP-POD2: " n " packets, " used " endpoints used"}'
+
 # The Service chain as iptables shows it
 ip netns exec node1 iptables -t nat -S KUBE-SVC-WEB
 
 # Ping the ClusterIP: nothing answers
 ip netns exec node1 ping -c 1 -W 1 10.96.0.100 || echo "(failed, as this step expects)"
+
+# Bind 10.96.0.100 to node1's loopback, as IPVS mode binds it to kube-ipvs0: the ping answers
+ip netns exec node1 ip addr add 10.96.0.100/32 dev lo && ip netns exec pod1 ping -c 1 -w 3 10.96.0.100; ip -n node1 addr del 10.96.0.100/32 dev lo
+
+# A Service 10.96.0.200 without endpoints: filter chain
+ip netns exec node1 iptables -t filter -N KUBE-SERVICES
+# A Service 10.96.0.200 without endpoints: hook OUTPUT
+ip netns exec node1 iptables -t filter -I OUTPUT 1 -m conntrack --ctstate NEW -j KUBE-SERVICES
+# A Service 10.96.0.200 without endpoints: hook FORWARD
+ip netns exec node1 iptables -t filter -I FORWARD 1 -m conntrack --ctstate NEW -j KUBE-SERVICES
+# A Service 10.96.0.200 without endpoints: REJECT
+ip netns exec node1 iptables -t filter -A KUBE-SERVICES -d 10.96.0.200/32 -p tcp -m comment --comment 'default/empty has no endpoints' -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
+
+# node1 calls 10.96.0.200: refused at once
+ip netns exec node1 curl -sS --max-time 2 http://10.96.0.200/ || echo "(failed, as this step expects)"
+# pod1 calls 10.96.0.200: refused at once
+ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.200/ || echo "(failed, as this step expects)"
 
 # === Clean-up ===
 
