@@ -260,7 +260,7 @@ ip netns add bench-ipt && ip netns exec bench-ipt ip link set lo up && ip netns 
 # Two scratch namespaces for the measurement: bench-nft
 ip netns add bench-nft && ip netns exec bench-nft ip link set lo up && ip netns exec bench-nft ip addr add 10.96.0.1/12 dev lo
 
-# iptables mode with 1, 100, 1000 Services: adding one, and the cost of a new connection
+# iptables mode against nftables mode with 1, 100, 1000 Services: adding one, and a new connection
 ip netns exec bench-ipt python3 -c '
 import socket, subprocess, sys, time
 mode, counts, k = sys.argv[1], [int(c) for c in sys.argv[2].split(",")], int(sys.argv[3])
@@ -315,9 +315,7 @@ for n in counts:
                                                                        listing.count("vmap @service-ips"))
     print("%s, %d Services: %s; adding the last one time=%.3f ms" % (mode, n, size, added))
     print("%s, %d Services: a new connection to the first time=%.3f ms, to the last time=%.3f ms" % (mode, n, first, last))
-' iptables 1,100,1000 300
-# nftables mode with 1, 100, 1000 Services: adding one, and the cost of a new connection
-ip netns exec bench-nft python3 -c '
+' iptables 1,100,1000 300 && ip netns exec bench-nft python3 -c '
 import socket, subprocess, sys, time
 mode, counts, k = sys.argv[1], [int(c) for c in sys.argv[2].split(",")], int(sys.argv[3])
 ipt = mode == "iptables"
