@@ -60,8 +60,8 @@ for _ in $(seq 100); do ip netns exec db ss -Hltn 'sport = :8080' | grep -q . &&
 ip netns exec db curl -sS --max-time 2 http://10.244.1.2:8080/
 
 # An ipset per selector: np-role-frontend holds client, np-app-db holds db
-ip netns exec node1 ipset create np-role-frontend hash:ip && ip netns exec node1 ipset add np-role-frontend 10.244.1.3 && ip netns exec node1 ipset list np-role-frontend
-ip netns exec node1 ipset create np-app-db hash:ip && ip netns exec node1 ipset add np-app-db 10.244.1.4 && ip netns exec node1 ipset list np-app-db
+ip netns exec node1 ipset create np-role-frontend hash:ip && ip netns exec node1 ipset add np-role-frontend 10.244.1.3 && ip netns exec node1 ipset list np-role-frontend | grep -v '^Header:'
+ip netns exec node1 ipset create np-app-db hash:ip && ip netns exec node1 ipset add np-app-db 10.244.1.4 && ip netns exec node1 ipset list np-app-db | grep -v '^Header:'
 
 # Create the chain NP-FORWARD
 ip netns exec node1 iptables -t filter -N NP-FORWARD
