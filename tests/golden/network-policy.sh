@@ -86,7 +86,7 @@ ip netns exec node1 iptables -t filter -A NP-FORWARD -s 10.244.1.2/32 -j NP-WEB-
 ip netns exec node1 iptables -t filter -I FORWARD 1 -j NP-FORWARD
 
 # The trap: client's request is let in, web's reply is refused
-ip netns exec client curl -sS --max-time 1 http://10.244.1.2:8080/ || echo 'no answer'
+ip netns exec client curl -sS --max-time 0.5 http://10.244.1.2:8080/ || echo 'no answer'
 
 # Accept ESTABLISHED and RELATED first, in NP-FORWARD
 ip netns exec node1 iptables -t filter -I NP-FORWARD 1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
