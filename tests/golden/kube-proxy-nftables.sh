@@ -236,7 +236,7 @@ ip netns exec node1 nft add rule ip kube-proxy service-PFISGYVC-default/web/tcp/
 ip netns exec node1 nft add rule ip kube-proxy service-PFISGYVC-default/web/tcp/ numgen random mod 2 vmap '{ 0 : goto endpoint-FMFSA7OZ-default/web/tcp/__10.244.1.2/9376, 1 : goto endpoint-7V36PDHG-default/web/tcp/__10.244.2.2/9376 }'
 
 # No element in service-ips yet: 10.96.0.100 does not answer
-ip netns exec node1 curl -sS --max-time 1 http://10.96.0.100/ || echo 'no answer'
+ip netns exec node1 curl -sS --max-time 1 http://10.96.0.100/ 2>/dev/null || echo "no answer: curl exit status $?"
 
 # The element 10.96.0.100 . tcp . 80 : goto the Service chain
 ip netns exec node1 nft add element ip kube-proxy service-ips '{ 10.96.0.100 . tcp . 80 : goto service-PFISGYVC-default/web/tcp/ }'

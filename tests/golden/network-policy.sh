@@ -86,7 +86,7 @@ ip netns exec node1 iptables -t filter -A NP-FORWARD -s 10.244.1.2/32 -j NP-WEB-
 ip netns exec node1 iptables -t filter -I FORWARD 1 -j NP-FORWARD
 
 # The trap: client's request is let in, web's reply is refused
-ip netns exec client curl -sS --max-time 0.5 http://10.244.1.2:8080/ || echo 'no answer'
+ip netns exec client curl -sS --max-time 0.5 http://10.244.1.2:8080/ 2>/dev/null || echo "no answer: curl exit status $?"
 
 # Accept ESTABLISHED and RELATED first, in NP-FORWARD
 ip netns exec node1 iptables -t filter -I NP-FORWARD 1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
@@ -95,13 +95,13 @@ ip netns exec node1 iptables -t filter -I NP-FORWARD 1 -m conntrack --ctstate RE
 ip netns exec client curl -sS --max-time 2 http://10.244.1.2:8080/
 
 # db → web:8080: refused by web's ingress chain
-ip netns exec db curl -sS --max-time 1 http://10.244.1.2:8080/ || echo 'refused'
+ip netns exec db curl -sS --max-time 1 http://10.244.1.2:8080/ 2>/dev/null || echo "refused: curl exit status $?"
 
 # web → db:8080: allowed by the egress rule
 ip netns exec web curl -sS --max-time 2 http://10.244.1.4:8080/
 
 # web → client:8080: refused by web's egress chain
-ip netns exec web curl -sS --max-time 1 http://10.244.1.3:8080/ || echo 'refused'
+ip netns exec web curl -sS --max-time 1 http://10.244.1.3:8080/ 2>/dev/null || echo "refused: curl exit status $?"
 
 # Label db role=frontend: its address joins np-role-frontend
 ip netns exec node1 ipset add np-role-frontend 10.244.1.4 && ip netns exec node1 ipset test np-role-frontend 10.244.1.4
@@ -110,7 +110,7 @@ ip netns exec node1 ipset add np-role-frontend 10.244.1.4 && ip netns exec node1
 ip netns exec db curl -sS --max-time 2 http://10.244.1.2:8080/
 
 # Remove the label again: db leaves the set and is refused
-ip netns exec node1 ipset del np-role-frontend 10.244.1.4 && { ip netns exec db curl -sS --max-time 1 http://10.244.1.2:8080/ || echo 'refused'; }
+ip netns exec node1 ipset del np-role-frontend 10.244.1.4 && { ip netns exec db curl -sS --max-time 1 http://10.244.1.2:8080/ 2>/dev/null || echo "refused: curl exit status $?"; }
 
 # The whole policy as iptables shows it, with counters
 ip netns exec node1 iptables -t filter -S | grep NP- && ip netns exec node1 iptables -t filter -L NP-WEB-INGRESS -v -n -x
