@@ -15,7 +15,7 @@ TOOL_PACKAGES = {
     "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "tc": "iproute2", "brctl": "bridge-utils",
     "ping": "iputils-ping", "sysctl": "procps", "nft": "nftables", "iptables": "iptables", "unshare": "util-linux",
     "curl": "curl", "python3": "python3", "dnsmasq": "dnsmasq-base", "/usr/lib/cni/": "containernetworking-plugins",
-    "tcpdump": "tcpdump",
+    "tcpdump": "tcpdump", "ipset": "ipset",
 }
 
 

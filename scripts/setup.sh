@@ -4,7 +4,7 @@
 #
 #   bash scripts/setup.sh [--test] [--bench] [--no-apt] [--no-venv] [--list-packages]
 #
-#   --test           also what the test suite needs (a headless browser, tmux, nftables, pytest, shellcheck)
+#   --test           also what the test suite needs (a headless browser, tmux, pytest, shellcheck)
 #   --bench          also Debian's mininet, which the benchmarks compare against
 #   --no-apt         never call apt-get; only say which packages are missing
 #   --no-venv        only the system packages (an administrator preparing a machine for a class)
@@ -34,10 +34,10 @@ done
 # What the lessons run (ip, bridge, brctl, ping, unshare, sysctl, iptables, curl, python3, dnsmasq, the CNI
 # bridge plugin), what a learner captures packets with (tcpdump) and what draws diagrams (dot, in graphviz).
 packages=(python3 python3-venv python3-pip iproute2 bridge-utils iputils-ping util-linux procps iptables curl
-          containernetworking-plugins dnsmasq-base tcpdump graphviz)
-# The tests: the HTML handout in a real headless browser (and its print, read back with pdftotext), interactive features driven in tmux, and nft to
-# compare a namespace's whole rule set before and after a run (no built-in lesson calls nft itself).
-if [ "$with_tests" = 1 ]; then packages+=(chromium poppler-utils tmux nftables); fi
+          containernetworking-plugins dnsmasq-base tcpdump graphviz nftables ipset)
+# The tests: the HTML handout in a real headless browser (and its print, read back with pdftotext), and
+# interactive features driven in tmux.
+if [ "$with_tests" = 1 ]; then packages+=(chromium poppler-utils tmux); fi
 if [ "$with_bench" = 1 ]; then packages+=(mininet); fi
 
 if [ "$list_only" = 1 ]; then
