@@ -74,7 +74,8 @@ id = "addresses"
 title = "a gets fd00::1 at once; b probes {{ accept_dad }}"
 explain = "Only b's address is tested."
 run = """{{ addr.add('fd00::1/64', 'ea', 'a') }} nodad
-{{ sysctl.set('net.ipv6.conf.eb.dad_transmits', 5, 'b') }} && {{ sysctl.set('net.ipv6.conf.eb.accept_dad', accept_dad, 'b') }}
+{{ sysctl.set('net.ipv6.conf.eb.dad_transmits', 5, 'b') }}
+{{ sysctl.set('net.ipv6.conf.eb.accept_dad', accept_dad, 'b') }}
 {{ addr.add('fd00::2/64', 'eb', 'b') }}"""
 
 [[steps]]
