@@ -226,8 +226,23 @@ ip netns exec node2 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 ip netns exec node2 iptables -t nat -A KUBE-SVL-WEB -j KUBE-SEP-POD2
 ip netns exec node2 iptables -t nat -A KUBE-SEP-POD2 -p tcp -j DNAT --to-destination 10.244.2.2:8080
 
-# The client asks for 192.168.1.240: nobody answers yet
-ip netns exec client curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://192.168.1.240/ || echo "(failed, as this step expects)"
+# The address on every node, as kube-proxy's IPVS mode binds it: 192.168.1.240 on node1's lo
+ip netns exec node1 ip addr add 192.168.1.240/32 dev lo
+# The address on every node, as kube-proxy's IPVS mode binds it: 192.168.1.240 on node2's lo
+ip netns exec node2 ip addr add 192.168.1.240/32 dev lo
+
+# The client asks for 192.168.1.240: both nodes answer
+ip -n client neigh flush dev eth0 && ip netns exec client curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://192.168.1.240/
+
+# strictARP on node1: arp_ignore = 1, arp_announce = 2
+ip netns exec node1 sysctl -w net.ipv4.conf.all.arp_ignore=1
+ip netns exec node1 sysctl -w net.ipv4.conf.all.arp_announce=2
+# strictARP on node2: arp_ignore = 1, arp_announce = 2
+ip netns exec node2 sysctl -w net.ipv4.conf.all.arp_ignore=1
+ip netns exec node2 sysctl -w net.ipv4.conf.all.arp_announce=2
+
+# The client asks for 192.168.1.240 again: nobody answers now
+ip -n client neigh flush dev eth0 && ip netns exec client curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http://192.168.1.240/ || echo "(failed, as this step expects)"
 
 # node1 is the leader: it takes 192.168.1.240
 ip netns exec node1 ip addr add 192.168.1.240/32 dev eth2
