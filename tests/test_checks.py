@@ -13,7 +13,7 @@ from netlessons import checks
 from netlessons.checks import reader, reference
 from netlessons.checks.base import Query, Reading
 from netlessons.report import output_diff
-from tests.helpers import ROOT
+from tests.helpers import ROOT, netlessons
 
 LINKS = json.loads("""[
  {"ifindex":1,"ifname":"lo","flags":["LOOPBACK","UP","LOWER_UP"],"mtu":65536,"operstate":"UNKNOWN",
@@ -531,6 +531,8 @@ def test_a_counter_without_a_reading_before_counts_from_zero():
 
 def test_the_parsers_read_the_kernels_text():
     assert tables.snmp(SNMP)["TcpExtListenDrops"] == 1 and tables.snmp(SNMP)["IcmpInEchos"] == 2
+    ipv6 = tables.snmp(SNMP + "\nIp6InReceives                   \t7\nIcmp6OutEchoReplies             \t2\n")
+    assert ipv6["Ip6InReceives"] == 7 and ipv6["Icmp6OutEchoReplies"] == 2 and ipv6["IcmpInEchos"] == 2
     tcp = tables.conntrack(CONNTRACK)[1]
     assert tcp.protocol == "tcp" and tcp.original["sport"] == "4242" and tcp.reply["dst"] == "203.0.113.1"
     nat = tables.iptables(IPTABLES)["nat"]
@@ -561,3 +563,43 @@ NEW_WORDS = [
 @pytest.mark.parametrize(("check", "words"), NEW_WORDS, ids=[w for _, w in NEW_WORDS])
 def test_the_new_kinds_say_themselves_in_words(check, words):
     assert checks.describe(check) == words
+
+
+IPV6_COUNTER = """id = "ip6-counter-probe"
+title = "An IPv6 counter"
+summary = "A ping to ::1 counts an ICMPv6 echo reply sent."
+
+[params.replies]
+type = "int"
+default = 1
+min = 0
+max = 9
+
+[[steps]]
+id = "lo-up"
+title = "lo up"
+explain = "Loopback."
+run = "{{ netns.add('a') }} && {{ link.up('lo', 'a') }}"
+
+[[steps]]
+id = "ping6"
+title = "ping ::1"
+explain = "One echo, one reply."
+run = "{{ ping.ping('::1', 'a') }}"
+expect.state = [{ counter = "Icmp6OutEchoReplies", in = "a", equals = "{{ replies }}" }]
+
+[[cleanup]]
+id = "del"
+title = "del"
+explain = "Gone."
+run = "{{ netns.delete('a') }}"
+"""
+
+
+@pytest.mark.parametrize("replies,passes", [(1, True), (2, False)])
+def test_ipv6_counters_are_read_from_snmp6(tmp_path, replies, passes, host_unchanged):
+    """Icmp6 and Ip6 counters live in /proc/net/snmp6, not /proc/net/snmp: one ping to ::1 sends exactly one
+    ICMPv6 echo reply, and a check that wants two fails."""
+    (tmp_path / "ip6-counter-probe.toml").write_text(IPV6_COUNTER)
+    result = netlessons("run", "ip6-counter-probe", "--lessons-dir", str(tmp_path), "--set", f"replies={replies}")
+    assert result.returncode == (0 if passes else 1), result.stdout + result.stderr

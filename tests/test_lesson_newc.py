@@ -124,8 +124,6 @@ def test_only_dad_keeps_a_fresh_ipv6_address_from_answering(tmp_path, accept_dad
     assert ping["exit_status"] == (0 if answered else 1)
 
 
-@pytest.mark.xfail(strict=True, reason="checks/reader.py reads IPv6 routes with `ip route show root ::/0`, which "
-                   "iproute2 dumps as IPv4 and answers with nothing; it needs `ip -6 route show`")
 def test_the_route_check_sees_an_ipv6_route(tmp_path):
     report = _run(tmp_path, ROUTE6)
     assert report["passed"] is True, json.dumps(report, indent=1)[-2000:]

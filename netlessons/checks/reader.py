@@ -27,12 +27,14 @@ from netlessons.checks.tables import PARSERS as _PARSERS
 from netlessons.checks.tables import json_documents
 
 # `ip` batch lines, in a fixed order: the answers come back as one JSON document per line.
-IP_TABLES = {"links": "addr show", "routes": "route show", "routes6": "route show root ::/0",
-             "neighbours": "neigh show", "route_get": "route get"}
+IP_TABLES = {"links": "addr show", "routes": "route show", "neighbours": "neigh show", "route_get": "route get"}
 FDB = "fdb"  # `bridge -j fdb show`, with -n for a namespace
+# IPv6 routes need `ip -6`: a batch line cannot choose a family, and `route show` without one dumps IPv4 only
+# (iproute2's ip/iproute.c takes AF_INET when the family is unspecified, whatever the prefix given).
+ROUTES6 = "routes6"
 # Read from inside the namespace: each is one shell line (with the helpers below), its answer parsed by _reading.
 EXEC_TABLES = ("sysctl", "sockets", "snmp", "conntrack", "iptables", "nft")
-TABLES = ("netns", *IP_TABLES, FDB, *EXEC_TABLES)
+TABLES = ("netns", *IP_TABLES, ROUTES6, FDB, *EXEC_TABLES)
 
 _MARKER = "@@nlq"
 # _nlq ID COMMAND...: run COMMAND, then a marker line with its exit status on stdout and one on stderr, so each
@@ -46,7 +48,8 @@ _HELPERS = (
     # conntrack's table: the kernel's own file where it has one, else the conntrack tool in the same format
     "_nl_ct() { if [ -r /proc/net/nf_conntrack ]; then _nl_read /proc/net/nf_conntrack; "
     "else conntrack -L -o extended 2>/dev/null; fi; }\n"
-    "_nl_snmp() { local f; for f in /proc/net/snmp /proc/net/netstat; do _nl_read $f || return; done; }"
+    "_nl_snmp() { local f; for f in /proc/net/snmp /proc/net/netstat; do _nl_read $f || return; done; "
+    "[ ! -r /proc/net/snmp6 ] || _nl_read /proc/net/snmp6; }"
 )
 _DONE = "unset -f _nlq _nl_netns _nl_read _nl_ct _nl_snmp"
 _FAILED_LINE = re.compile(r"^Command failed -:(\d+)$", re.M)
@@ -79,8 +82,9 @@ def _plan(queries: list[Query]) -> list[_Part]:
         tables = tuple(q for t in IP_TABLES for q in queries if q.table == t and q.namespace == ns)
         if tables:
             parts.append(_Part(str(next(number)), ns, tables=tables))
-        if Query(FDB, ns) in queries:
-            parts.append(_Part(str(next(number)), ns, query=Query(FDB, ns)))
+        for table in (ROUTES6, FDB):
+            if Query(table, ns) in queries:
+                parts.append(_Part(str(next(number)), ns, query=Query(table, ns)))
         inside = tuple(_Part(str(next(number)), ns, query=q)
                        for q in queries if q.namespace == ns and q.table in EXEC_TABLES)
         if inside and ns:
@@ -112,6 +116,8 @@ def _line(part: _Part) -> str:
         return f"_nlq {part.name} _nl_netns"
     if query.table == FDB:
         return f"_nlq {part.name} bridge {target}-j fdb show"
+    if query.table == ROUTES6:
+        return f"_nlq {part.name} ip -6 {target}-j -d -s route show"
     if query.table == "sysctl":
         return f"_nlq {part.name} _nl_read {shlex.quote(sysctl_path(query.item))}"
     return f"_nlq {part.name} {_INSIDE[query.table]}"
@@ -207,6 +213,9 @@ def _reading(query: Query, section: tuple[str, int, str] | None, otherwise: tupl
         return Reading(status, text.split(), error)
     if query.table == "sysctl":
         return Reading(status, text.strip(), error)
+    if query.table == ROUTES6:
+        documents = json_documents(text) if status == 0 else []
+        return Reading(status, documents[0] if documents else [], error)
     if query.table in _PARSERS:
         return Reading(status, _PARSERS[query.table](text) if status == 0 else None, error)
     return Reading(status, [port for line in text.splitlines() if (port := _local_port(line)) is not None], error)

@@ -12,8 +12,13 @@ from typing import Any, Callable
 
 def snmp(text: str) -> dict[str, int]:
     """/proc/net/snmp and /proc/net/netstat: pairs of lines `Ip: Forwarding InReceives ...` / `Ip: 1 42 ...`,
-    named as `nstat` names them (`IpInReceives`, `IcmpInEchos`, `TcpExtListenDrops`)."""
+    named as `nstat` names them (`IpInReceives`, `IcmpInEchos`, `TcpExtListenDrops`); and /proc/net/snmp6, one
+    `Ip6InReceives 42` per line."""
     counters: dict[str, int] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if ":" not in line and len(words) == 2 and words[1].isdigit():
+            counters[words[0]] = int(words[1])
     lines = [line.split() for line in text.splitlines() if ":" in line]
     for names, values in zip(lines[::2], lines[1::2], strict=False):
         if not names or not values or names[0] != values[0]:
