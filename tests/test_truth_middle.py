@@ -112,7 +112,7 @@ def test_without_the_filter_the_rp_filter_step_fails_on_its_counters(tmp_path, h
     """If rp_filter did not matter, the request would reach ICMP again: the step's counters object."""
     failed = _variant(tmp_path, ("run = \"{{ sysctl.set('net.ipv4.conf.eth0.rp_filter', 1, 'outside') }}\"",
                                  "run = \"{{ sysctl.set('net.ipv4.conf.eth0.rp_filter', 0, 'outside') }}\""),
-                      ('rp_filter", in = "outside", value = "1" }]', 'rp_filter", in = "outside", value = "0" }]'))
+                      ('rp_filter", in = "outside", value = 1 }]', 'rp_filter", in = "outside", value = 0 }]'))
     assert [s["id"] for s in failed] == ["ping-rp-filter"], failed
     assert "TcpExtIPReversePathFilter in outside rises by at least 1" in failed[0]["problem"]
 
