@@ -100,6 +100,17 @@ def test_outside_rp_filter_is_set_before_the_no_route_back_step():
     assert ids.index("rp-filter-eth0") < ids.index("ping-no-route-back")
 
 
+def test_on_a_host_with_loose_rp_filter_the_no_route_back_step_would_fail(tmp_path, host_unchanged):
+    """What the explicit setting protects against: with outside's filter at 2 (Ubuntu's default, which a new
+    namespace copies), the request dies on input and the step's 'it arrived outside' counter objects."""
+    failed = _variant(tmp_path, ("run = \"{{ sysctl.set('net.ipv4.conf.' ~ key ~ '.rp_filter', 0, 'outside') }}\"",
+                                 "run = \"{{ sysctl.set('net.ipv4.conf.' ~ key ~ '.rp_filter', 2, 'outside') }}\""),
+                      ('rp_filter", in = "outside", value = 0 }]\n\n[[steps]]\nid = "server"',
+                       'rp_filter", in = "outside", value = 2 }]\n\n[[steps]]\nid = "server"'))
+    assert [s["id"] for s in failed] == ["ping-no-route-back"], failed
+    assert "IcmpInEchos in outside rises by at least 1" in failed[0]["problem"]
+
+
 def test_strict_rp_filter_drops_the_request_on_input(gateway_run):
     step = gateway_run["ping-rp-filter"]
     assert step["exit_status"] != 0 and step["passed"]
