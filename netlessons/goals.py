@@ -6,7 +6,7 @@ The goals of a lesson (up to a step) are derived from its steps' checks unless t
   a link the address it names) adds to or overrides the earlier one, so what is left is the state at the end.
   An interface checked here and later in a namespace has moved: its check here is dropped. Checks of what
   traffic leaves behind (neighbour and fdb entries, conntrack, counters) are not goals;
-- every ping or request that is expected to succeed: it must still succeed.
+- every ping, request or name lookup that is expected to succeed: it must still succeed.
 
 Grading runs commands through a function given by the caller: the lab's shell for a challenge, a plain bash
 for `netlessons check` inside a lab shell. The same code grades both.
@@ -29,6 +29,8 @@ from netlessons.results import CommandResult
 # Check kinds that describe what traffic left behind, not how the lab is built: they are not goals.
 TRACES = ("neighbour", "fdb", "conntrack", "counter")
 REACH_TOOLS = ("ping", "curl")
+# A step that only looks a name up (dns.lookup): the lookup must still succeed.
+LOOKUP = re.compile(r"^(?:ip netns exec (\S+) )?(env RES_OPTIONS=use-vc )?(?:timeout \d+ )?getent hosts (\S+)$")
 
 Run = Callable[[str], CommandResult]
 
@@ -58,7 +60,13 @@ def _key(check: dict[str, Any]) -> tuple:
 
 
 def _reach_words(step: Step) -> tuple[str, str]:
-    """("ns1 can reach 10.0.0.2", "ns1 cannot reach 10.0.0.2") for a ping or a request."""
+    """("ns1 can reach 10.0.0.2", "ns1 cannot reach 10.0.0.2") for a ping or a request; ("pod1 resolves web",
+    "pod1 cannot resolve web") for a lookup."""
+    lookup = LOOKUP.match(step.command.strip())
+    if lookup:
+        where, tcp, name = lookup.groups()
+        who, how = (where.strip("'") if where else "the lab's shell"), " over TCP" if tcp else ""
+        return f"{who} resolves {name.strip(chr(39))}{how}", f"{who} cannot resolve {name.strip(chr(39))}{how}"
     match = re.match(r"^(?:ip netns exec (\S+) )?(ping|curl)\b.* (\S+)$", step.command.strip())
     if not match:
         return step.title, f"failed: {step.title}"
@@ -88,7 +96,8 @@ def derive(steps: Iterable[Step]) -> list[Goal]:
                 state[key] = dict(check)
             else:
                 state[key] = {**earlier, **{k: v for k, v in check.items() if v != ""}}
-        if step.expect.status == 0 and any(tool in step.needs for tool in REACH_TOOLS) and "&" not in step.command:
+        reaches = any(tool in step.needs for tool in REACH_TOOLS) or LOOKUP.match(step.command.strip())
+        if step.expect.status == 0 and reaches and "&" not in step.command:
             name, failed = _reach_words(step)
             reach.setdefault(step.command, Goal(name, command=step.command, failed_words=failed))
     kept = list(state.values())

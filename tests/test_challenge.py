@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from functools import partial
@@ -133,3 +134,77 @@ def test_derived_route_faults_break_and_fix(host_unchanged):
             assert _failing(goals.grade(wanted, run)) == [], f"the fix of {fault.name} leaves the lab broken"
     finally:
         lab.close()
+
+
+def test_an_incident_needs_both_faults_fixed(host_unchanged, tmp_path):
+    """--faults 2: both faults injected at once, both symptoms in the task, both named in the results; fixing one
+    is not enough, fixing both solves it."""
+    first = "ip link set dev veth2_0 master br0"  # port-unplugged's fix, typed as a learner would
+    second = "ip -n ns3 addr flush dev veth3_1 && ip -n ns3 addr add 10.0.0.3/24 dev veth3_1"  # wrong-subnet's
+    incident = ["challenge", "bridge-3ns", "--faults", "2", "--fault", "port-unplugged", "--fault", "wrong-subnet"]
+    junit, saved = tmp_path / "half.xml", tmp_path / "half.json"
+    half = netlessons(*incident, "--junit", str(junit), "-o", str(saved), input=f"{first}\nexit\n")
+    assert half.returncode == 1, half.stdout + half.stderr
+    assert "2 things are wrong at once" in half.stderr
+    assert "ns2 is cut off" in half.stderr and "Neither ns1 nor ns2 can reach 10.0.0.3" in half.stderr
+    result = json.loads(saved.read_text())
+    assert result["faults"] == ["port-unplugged", "wrong-subnet"] and result["solved"] is False
+    failing = [g["goal"] for g in result["goals"] if not g["passed"]]
+    assert "ns1 can reach 10.0.0.3" in failing and "ns1 can reach 10.0.0.2" not in failing
+    assert "port-unplugged + wrong-subnet" in junit.read_text()
+
+    whole = netlessons(*incident, "--json", input=f"{first}\n{second}\nexit\n")
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert json.loads(whole.stdout[whole.stdout.index("{\n"):])["solved"] is True
+
+
+def test_incident_seeds_pick_faults_that_break_different_goals():
+    from netlessons import challenge, goals
+
+    lesson_rendered = rendered("bridge-3ns")
+    faults = challenge.faults_of(lesson_rendered, goals.goals_of(lesson_rendered))
+    for seed in range(40):
+        picked, used = challenge.choose(faults, [], seed, 2)
+        assert used == seed and len({f.name for f in picked}) == 2 and not any(f.derived for f in picked)
+        assert picked[0].breaks != picked[1].breaks, [f.name for f in picked]
+        assert challenge.choose(faults, [], seed, 2)[0] == picked  # the same seed, the same incident
+    key = json.loads(netlessons("challenge", "bridge-3ns", "--faults", "2", "--seed", "3", "--solution",
+                                "--json").stdout)
+    names = [f.name for f in challenge.choose(faults, [], 3, 2)[0]]
+    assert key["faults"] == names and key["seed"] == 3
+    fixes = {f.name: challenge.fix_commands(f) for f in faults}
+    assert sorted(key["fix"]) == sorted(fixes[names[0]] + fixes[names[1]])  # both fixes, nothing else
+    too_many = netlessons("challenge", "netns-basics", "--faults", "2", "--fault", "x")
+    assert too_many.returncode == 2 and "Traceback" not in too_many.stderr
+
+
+def test_handout_is_built_from_the_seeds_alone(tmp_path):
+    """The class sheet: one exercise per student, each seed starting the fault(s) the key names, no answer on
+    the sheet, the same sheet for the same seed; and nothing runs (no ip, no unshare here)."""
+    from tests.helpers import without_tools
+
+    sheet = without_tools(["ip", "unshare", "nsenter"], "challenge", "dns-service-discovery", "--handout",
+                          "--students", "5", "--seed", "11")
+    assert sheet.returncode == 0, sheet.stderr
+    again = netlessons("challenge", "dns-service-discovery", "--handout", "--students", "5", "--seed", "11")
+    assert again.stdout == sheet.stdout
+    key = netlessons("challenge", "dns-service-discovery", "--handout", "--solution", "--students", "5",
+                     "--seed", "11").stdout
+    seeds = re.findall(r"^## \d+\. Seed (\d+)", sheet.stdout, re.M)
+    assert len(seeds) == 5 and re.findall(r"^## \d+\. Seed (\d+)", key, re.M) == seeds
+    for seed in seeds:
+        assert f"netlessons challenge dns-service-discovery --seed {seed} -o result-" in sheet.stdout
+        answer = json.loads(netlessons("challenge", "dns-service-discovery", "--seed", seed, "--solution",
+                                       "--json").stdout)
+        assert f"fault `{answer['fault']}`" in key  # the key names what the seed really injects
+        assert answer["fault"] not in sheet.stdout and answer["fix"][0] not in sheet.stdout
+        assert answer["fix"][0] in key
+    assert {"wrong-search", "dns-tcp-blocked", "no-dns-endpoint"} <= set(re.findall(r"fault `([^`]+)`", key))
+
+    page = tmp_path / "sheet.html"
+    written = netlessons("challenge", "nodeport-hairpin", "--handout", "--faults", "2", "--students", "3",
+                         "--format", "html", "-o", str(page))
+    assert written.returncode == 0 and page.read_text().startswith("<!DOCTYPE html>")
+    assert page.read_text().count("--faults 2 -o result-") == 3
+    wrong = netlessons("challenge", "veth-pair", "--handout", "--format", "pdf")
+    assert wrong.returncode == 2 and "--format" in wrong.stderr and not wrong.stdout
