@@ -214,10 +214,10 @@ def table(done: dict[str, Any]) -> str:
     rows = [(r["student"], r["lesson"], " + ".join(r["faults"]), "-" if r["seed"] is None else str(r["seed"]),
              "yes" if r["solved"] else "no", str(r["hints_used"]), _time(r["seconds"])) for r in done["results"]]
     totals = done["totals"]
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells) -> str:
-        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
 
     out = [line(header), line("-" * w for w in widths), *(line(row) for row in rows)]
     count = totals["results"]
