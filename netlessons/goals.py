@@ -33,6 +33,7 @@ REACH_TOOLS = ("ping", "curl")
 LOOKUP = re.compile(r"^(?:ip netns exec (\S+) )?(env RES_OPTIONS=use-vc )?(?:timeout \d+ )?getent hosts (\S+)$")
 
 Run = Callable[[str], CommandResult]
+QUICK_FAILURE = 1.5  # seconds: a goal's command that failed sooner than this is tried once more
 
 
 @dataclass(frozen=True)
@@ -164,10 +165,13 @@ def grade(goals: list[Goal], run: Run, settle: float = 1.0) -> list[GoalVerdict]
     while verdicts and not all(v.passed for v in verdicts) and time.monotonic() < deadline:
         time.sleep(0.1)
         verdicts = _read_state(run, state)
-    commands = _run_all([goal.command for goal in goals if goal.command], run)
-    # Once more for those that failed: a ping just after a fix can fail at once on what an earlier failure left
-    # in the neighbour table (an address that did not answer ARP a moment ago: "Destination Host Unreachable").
-    commands.update(_run_all([c for c, (status, _) in commands.items() if status != 0], run))
+    timed = _run_all([goal.command for goal in goals if goal.command], run)
+    # Once more for those that failed at once: a ping just after a fix can fail at once on what an earlier failure
+    # left in the neighbour table (an address that did not answer ARP a moment ago: "Destination Host
+    # Unreachable"). One that failed by waiting out its time limit would only wait again.
+    again = [c for c, (status, _, seconds) in timed.items() if status != 0 and seconds < QUICK_FAILURE]
+    timed.update(_run_all(again, run))
+    commands = {c: (status, output) for c, (status, output, _) in timed.items()}
     by_check = iter(verdicts)
     results = []
     for goal in goals:
@@ -181,25 +185,28 @@ def grade(goals: list[Goal], run: Run, settle: float = 1.0) -> list[GoalVerdict]
     return results
 
 
-def _run_all(commands: list[str], run: Run) -> dict[str, tuple[int, str]]:
-    """Each command's exit status and output, all run at once in one command (a ping that gets no answer
-    waits seconds; the goals' pings need not wait one after the other)."""
+def _run_all(commands: list[str], run: Run) -> dict[str, tuple[int, str, float]]:
+    """Each command's exit status, output and seconds taken, all run at once in one command (a ping that gets
+    no answer waits seconds; the goals' pings need not wait one after the other)."""
     commands = list(dict.fromkeys(commands))
     if not commands:
         return {}
     salt = "NLGOAL" + secrets.token_hex(6)
     lines = ['d=$(mktemp -d) || exit 97']
     for index, command in enumerate(commands):
-        lines.append(f'{{ {command}\n}} >"$d/{index}" 2>&1 </dev/null & p{index}=$!')
+        lines.append(f'{{ s=${{EPOCHREALTIME/[.,]/}}; {{ {command}\n}} >"$d/{index}" 2>&1 </dev/null; r=$?; '
+                     f'echo $(( ${{EPOCHREALTIME/[.,]/}} - s )) >"$d/{index}.t"; exit $r; }} & p{index}=$!')
     for index in range(len(commands)):
-        lines.append(f'wait $p{index}; printf "%s %d %d\\n" {salt} {index} $?; cat "$d/{index}"')
+        lines.append(f'wait $p{index}; printf "%s %d %d %s\\n" {salt} {index} $? "$(cat "$d/{index}.t" 2>/dev/null)"; '
+                     f'cat "$d/{index}"')
     lines.append('rm -rf "$d"')
     answer = run("\n".join(lines))
-    found: dict[str, tuple[int, str]] = {c: (answer.status or 1, answer.output) for c in commands}
+    found: dict[str, tuple[int, str, float]] = {c: (answer.status or 1, answer.output, 0.0) for c in commands}
     for part in answer.stdout.split(salt + " ")[1:]:
         head, _, output = part.partition("\n")
-        index, status = (int(x) for x in head.split())
-        found[commands[index]] = (status, output)
+        index, status, *took = head.split()
+        micro = int(took[0]) if took and took[0].isdigit() else 0  # unknown: counted as quick
+        found[commands[int(index)]] = (int(status), output, micro / 1e6)
     return found
 
 

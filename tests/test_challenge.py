@@ -225,6 +225,7 @@ def test_no_dud_faults_as_an_ordinary_user(no_dud_as_nobody, host_unchanged):
     out.seek(0)
     err.seek(0)
     verdicts = [json.loads(line) for line in out.read().splitlines() if line.startswith("{")]
+    print("as nobody:", ", ".join(f"{v['lesson']} {v['seconds']} s" for v in verdicts))  # the cost, with -rP
     assert [v["lesson"] for v in verdicts] == LESSONS_WITH_FAULTS, err.read()[-3000:]
     assert {v["lesson"]: v["problems"] for v in verdicts if v["problems"]} == {}
     assert process.returncode == 0
