@@ -163,7 +163,7 @@ def pick_incident(faults: list[Fault], names: list[str], seed: int | None,
         picked = [pick(faults, name, None)[0] for name in names]
         if len({f.name for f in picked}) != count:
             raise ParameterError("name different faults for an incident")
-        return picked, seed
+        return sorted(picked, key=faults.index), seed
     if len(own) < count:
         raise ParameterError(f"this lesson declares {len(own)} faults, too few for --faults {count}")
     if seed is None:
@@ -174,7 +174,7 @@ def pick_incident(faults: list[Fault], names: list[str], seed: int | None,
         rest = [f for f in own if f not in picked]
         apart = [f for f in rest if f.breaks not in {p.breaks for p in picked}]
         picked.append(chooser.choice(apart or rest))
-    return picked, seed
+    return sorted(picked, key=own.index), seed  # injected in the order the lesson declares them
 
 
 def choose(faults: list[Fault], names: list[str], seed: int | None, count: int) -> tuple[list[Fault], int | None]:

@@ -1,7 +1,8 @@
 """The no-dud check of a lesson's faults, as a module that runs alone (`python -m nodud_driver LESSON...`), so that
 the suite can run it as an ordinary user too: it imports only netlessons. For each lesson it builds the lab once
 in the sandbox and, for every fault (declared and derived): the fault breaks the goal it names; the fix of each
-other declared fault leaves the lab broken; its own fix brings every goal back. One JSON line per lesson.
+other declared fault leaves the lab broken; its own fix brings every goal back. Then every pair of declared
+faults, as `--faults 2` injects them. One JSON line per lesson.
 """
 
 from __future__ import annotations
@@ -66,7 +67,19 @@ def problems_of(lesson_id: str) -> list[str]:
             left = failing()
             if left:
                 return [f"the fix of {fault.name} leaves the lab broken: {left}"]
-        return []
+        # Incidents (--faults 2): every pair of declared faults injects in the order the lesson declares them,
+        # and their fixes, the last injected first, repair both.
+        for index, first in enumerate(own):
+            for second in own[index + 1:]:
+                pair = f"{first.name} + {second.name}"
+                for command in (first.inject, second.inject, second.fix, first.fix):
+                    done = run(command)
+                    if done.status != 0:
+                        return [f"incident {pair}: {command!r} fails: {done.output.strip()}"]
+                if still_fails(first.breaks) or still_fails(second.breaks):
+                    return [f"incident {pair}: the fixes leave it broken"]
+        left = failing()
+        return [f"after the incidents the lab misses goals: {left}"] if left else []
     finally:
         lab.close()
 
