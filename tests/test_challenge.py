@@ -1,7 +1,9 @@
-"""No dud faults, on the real kernel in the sandbox: for every fault of the lessons that declare faults (and the
-faults derived from their goals), the fault breaks the goal its symptom names, its canonical fix repairs the
-whole lab, and the fix of another declared fault of the same lesson does not. Then `netlessons challenge` as a
-grader drives it: commands on stdin, exit 0 when solved, 1 when not, the failing goal named."""
+"""No dud faults, on the real kernel in the sandbox, for every lesson, as root and as an ordinary user
+(tests/nodud_driver.py): every fault (declared, and derived from the goals) breaks the goal its symptom names,
+its canonical fix repairs the whole lab, the fix of another declared fault of the same lesson does not, and
+every pair of declared faults injects and repairs as an incident. Then `netlessons challenge` as a grader drives
+it: commands on stdin, exit 0 when solved, 1 when not, the failing goal named; an incident of two faults; the
+class sheet and its key, from the seeds alone."""
 
 from __future__ import annotations
 
