@@ -667,25 +667,67 @@ def _junit_challenge(result: dict) -> bytes:
         cases.append(f"  <testcase classname={quoteattr('challenge.' + result['lesson'])} "
                      f"name={quoteattr(goal['goal'])}>{failure}</testcase>")
     failures = sum(not g["passed"] for g in result["goals"])
+    faults = " + ".join(result["faults"])
     return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-            f"<testsuite name={quoteattr('challenge ' + result['lesson'] + ' ' + result['fault'])} "
+            f"<testsuite name={quoteattr('challenge ' + result['lesson'] + ' ' + faults)} "
             f"tests=\"{len(result['goals'])}\" failures=\"{failures}\" time=\"{result['seconds']:.1f}\">\n"
             + "\n".join(cases) + "\n</testsuite>\n").encode("utf-8")
 
 
-@app.command("challenge", help="Break the lesson's lab on purpose (one fault, not named) and hand you a shell in it "
-                               "with the symptom as the task. Inside: `netlessons check` grades, `netlessons hint` "
-                               "gives the next hint; leaving the shell grades a last time. Commands come from stdin "
-                               "when it is not a terminal. Exit 0 when solved, 1 when not.\n\n" + EXIT_CODES)
+def _print_solution(keys: list[dict], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(keys[0] if len(keys) == 1 else keys, indent=2))
+        return
+    for key in keys:
+        seeded = "" if key["seed"] is None else f", seed {key['seed']}"
+        for part in key.get("parts", [key]):
+            typer.echo(f"{part['fault']} ({part['difficulty']}{seeded})\n  symptom: {part['symptom']}")
+        typer.echo("  fix:\n" + "".join(f"    {c}\n" for c in key["fix"]))
+
+
+def _handout(rendered, faults, count: int, students: int, seed: Optional[int], fmt: str, output: Optional[Path],
+             key: bool, sets: Optional[List[str]], flavor: Optional[str]) -> None:
+    from netlessons import classroom
+
+    if fmt not in classroom.FORMATS:
+        raise errors.ParameterError(f"--format is one of {', '.join(classroom.FORMATS)}, not {fmt!r}")
+    options = [word for value in sets or [] for word in ("--set", value)] + (["--flavor", flavor] if flavor else [])
+    doc = classroom.sheet(rendered.lesson.id, rendered.lesson.title, faults, students, seed, count, options)
+    text = classroom.FORMATS[fmt](doc, key)
+    if output:
+        _write(output, text.encode("utf-8"), "-o")
+        typer.echo(f"wrote {output}" + ("" if key else f" (the key: the same command with --solution; sheet seed "
+                                                        f"{doc.seed})"), err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command("challenge", help="Break the lesson's lab on purpose (one fault, not named; or an incident of "
+                               "several with --faults) and hand you a shell in it with the symptom as the task. "
+                               "Inside: `netlessons check` grades, `netlessons hint` gives the next hint; leaving "
+                               "the shell grades a last time. Commands come from stdin when it is not a terminal. "
+                               "Exit 0 when solved, 1 when not. For a class, --handout prints a sheet of seeded "
+                               "exercises (with --solution: its key); nothing is built.\n\n" + EXIT_CODES)
 @handles_errors
 def challenge(
     lesson: str = LessonArgument,
-    fault_name: Optional[str] = typer.Option(None, "--fault", metavar="NAME", help="This fault (see --list)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Pick the fault with this seed: the same seed, the "
-                                                            "same fault."),
+    fault_names: Optional[List[str]] = typer.Option(None, "--fault", metavar="NAME",
+                                                    help="This fault (see --list); repeat it with --faults."),
+    count: int = typer.Option(1, "--faults", metavar="N", help="Inject N different declared faults at once (an "
+                                                               "incident; 1 to 3); all must be fixed."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Pick the fault(s) with this seed: the same seed, the "
+                                                            "same fault(s). With --handout: the sheet's seed."),
     list_faults: bool = typer.Option(False, "--list", help="List the faults: names and difficulty, no answers."),
     solution: bool = typer.Option(False, "--solution", help="For teachers: the fault (by --fault or --seed; all "
-                                                            "without) and its fix. Builds nothing."),
+                                                            "without) and its fix; with --handout, the sheet's "
+                                                            "key. Builds nothing."),
+    handout: bool = typer.Option(False, "--handout", help="For a class: a sheet of seeded exercises, one per "
+                                                          "student, without the answers. Builds nothing."),
+    fmt: str = typer.Option("md", "--format", metavar="md|html", help="The sheet's format (with --handout)."),
+    students: int = typer.Option(20, "--students", metavar="N", help="Exercises on the sheet (with --handout)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE",
+                                          help="With --handout: write the sheet here. Else: also write the "
+                                               "result as JSON to FILE (what `netlessons results` reads)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON: the list, the solution, or the result."),
     junit: Optional[Path] = typer.Option(None, "--junit", help="Also write the result as JUnit XML to this file."),
     sets: Optional[List[str]] = SetOption,
@@ -697,10 +739,18 @@ def challenge(
     from netlessons import challenge as challenges
     from netlessons import goals as grading
 
+    names = list(fault_names or [])
     if seed is not None and not 0 <= seed < 2 ** 63:
         raise errors.ParameterError("--seed is a whole number from 0")
+    if not 1 <= count <= 3:
+        raise errors.ParameterError("--faults is 1, 2 or 3")
+    if handout and (list_faults or names or junit or as_json):
+        raise errors.ParameterError("--handout goes with --solution, --format, -o, --students, --seed and --faults "
+                                    "only")
     if junit:
         _writable(junit, "--junit")
+    if output:
+        _writable(output, "-o")
     rendered = _render(lesson, sets, flavor, dirs)
     wanted = grading.goals_of(rendered)
     faults = challenges.faults_of(rendered, wanted)
@@ -709,37 +759,39 @@ def challenge(
         typer.echo(json.dumps(rows, indent=2) if as_json else "\n".join(f"{r['name']}  ({r['difficulty']})"
                                                                          for r in rows))
         return
-    if solution:
-        chosen = [challenges.pick(faults, fault_name, seed)] if fault_name or seed is not None else \
-            [(f, None) for f in faults]
-        keys = [{"lesson": lesson, "fault": f.name, "seed": s, "difficulty": f.difficulty,
-                 "symptom": f.symptom or "(derived: what the lab shows once broken)", "inject": f.inject,
-                 "fix": challenges.fix_commands(f)} for f, s in chosen]
-        if as_json:
-            typer.echo(json.dumps(keys[0] if len(keys) == 1 else keys, indent=2))
-        else:
-            for key in keys:
-                seeded = "" if key["seed"] is None else f", seed {key['seed']}"
-                typer.echo(f"{key['fault']} ({key['difficulty']}{seeded})\n  symptom: {key['symptom']}\n  fix:\n"
-                           + "".join(f"    {c}\n" for c in key["fix"]))
+    if handout:
+        _handout(rendered, faults, count, students, seed, fmt, output, solution, sets, flavor)
         return
-    fault, seed = challenges.pick(faults, fault_name, seed)
+    if solution:
+        if names or seed is not None:
+            chosen, seed = challenges.choose(faults, names, seed, count)
+            keys = [challenges.solution(lesson, chosen, seed)]
+        elif count > 1:
+            raise errors.ParameterError(f"the key of an incident needs its --seed (or its {count} --fault names)")
+        else:
+            keys = [challenges.solution(lesson, [f], None) for f in faults]
+        _print_solution(keys, as_json)
+        return
+    chosen, seed = challenges.choose(faults, names, seed, count)
     with _built_lab(rendered, None) as (lab, _, failed):
         if failed:
             _failure_notice(rendered, failed, lab.mode, "No challenge:")
             raise errors.StepFailed(f"the lab of {lesson} could not be built, so there is nothing to break")
-        injected = lab.shell.run(fault.inject, timeout=30)
-        if injected.status != 0:
-            raise errors.StepFailed(f"the fault {fault.name!r} could not be injected: "
-                                    f"{injected.output.strip() or 'exit status ' + str(injected.status)}")
+        for fault in chosen:
+            injected = lab.shell.run(fault.inject, timeout=30)
+            if injected.status != 0:
+                raise errors.StepFailed(f"the fault {fault.name!r} could not be injected: "
+                                        f"{injected.output.strip() or 'exit status ' + str(injected.status)}")
         run = functools.partial(lab.shell.run, timeout=60)
-        task = challenges.symptom(fault, grading.grade(wanted, run))
-        hints = list(fault.hints) or list(challenges.GENERIC_HINTS)
-        record = challenges.Record(lesson, fault.name, seed, task, hints, challenges.goals_as_data(wanted))
+        task = challenges.task(chosen, grading.grade(wanted, run))
+        label = " + ".join(f.name for f in chosen)
+        record = challenges.Record(lesson, label, seed, task, challenges.Record.hints_of(chosen),
+                                   challenges.goals_as_data(wanted))
         saved = lab.shell.run(f'printf %s {shlex.quote(record.to_json())} >"$LAB"/{challenges.RECORD}', timeout=10)
         if saved.status != 0:
             raise errors.EnvironmentProblem(f"cannot write the challenge's record in the lab: {saved.stderr.strip()}")
-        picked = f"fault {fault.difficulty}" + (f", seed {seed}" if seed is not None else "")
+        kind = f"{len(chosen)} faults at once, " if len(chosen) > 1 else "fault "
+        picked = kind + " + ".join(f.difficulty for f in chosen) + (f", seed {seed}" if seed is not None else "")
         typer.echo(f"Challenge: {lesson} ({picked})\n\n  {task}\n\n`netlessons check` grades, `netlessons hint` "
                    "gives a hint, `exit` ends the challenge and grades a last time.", err=True)
         start = time.monotonic()
@@ -752,7 +804,7 @@ def challenge(
             pass  # the learner removed it: the hints used are those counted before
         verdicts = grading.grade(wanted, run)
     solved = all(v.passed for v in verdicts)
-    result = {"lesson": lesson, "fault": fault.name, "seed": seed, "solved": solved,
+    result = {"lesson": lesson, "fault": label, "faults": [f.name for f in chosen], "seed": seed, "solved": solved,
               "hints_used": record.hints_used, "seconds": round(seconds, 1),
               "goals": [v.as_dict() for v in verdicts]}
     if as_json:
@@ -761,11 +813,27 @@ def challenge(
         from netlessons.goals import report_lines
 
         typer.echo("\n".join(report_lines(verdicts)))
-        typer.echo(f"{'SOLVED' if solved else 'NOT SOLVED'}: {lesson}, fault {fault.name}, {seconds:.0f} s, "
-                   f"{record.hints_used} hint{'s' if record.hints_used != 1 else ''} used")
+        typer.echo(f"{'SOLVED' if solved else 'NOT SOLVED'}: {lesson}, fault{'s' if len(chosen) > 1 else ''} "
+                   f"{label}, {seconds:.0f} s, {record.hints_used} hint{'s' if record.hints_used != 1 else ''} used")
     if junit:
         _write(junit, _junit_challenge(result), "--junit")
+    if output:
+        _write(output, (json.dumps(result, indent=2) + "\n").encode("utf-8"), "-o")
     raise typer.Exit(errors.EXIT_OK if solved else errors.EXIT_CHECK_FAILED)
+
+
+@app.command("results", help="Sum up the result files of a class's challenges (written by `netlessons challenge "
+                             "--json` or `-o FILE`) in one table, with totals. Every file is read before anything "
+                             "is printed; one that is not a result stops it (exit 2).")
+@handles_errors
+def results(
+    files: List[Path] = typer.Argument(..., metavar="FILE...", help="Result files, one per student."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+) -> None:
+    from netlessons import classroom
+
+    done = classroom.summary(list(files))
+    typer.echo(json.dumps(done, indent=2) if as_json else classroom.table(done), nl=as_json)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ The goals of a lesson (up to a step) are derived from its steps' checks unless t
   a link the address it names) adds to or overrides the earlier one, so what is left is the state at the end.
   An interface checked here and later in a namespace has moved: its check here is dropped. Checks of what
   traffic leaves behind (neighbour and fdb entries, conntrack, counters) are not goals;
-- every ping or request that is expected to succeed: it must still succeed.
+- every ping, request or name lookup that is expected to succeed: it must still succeed.
 
 Grading runs commands through a function given by the caller: the lab's shell for a challenge, a plain bash
 for `netlessons check` inside a lab shell. The same code grades both.
@@ -29,8 +29,11 @@ from netlessons.results import CommandResult
 # Check kinds that describe what traffic left behind, not how the lab is built: they are not goals.
 TRACES = ("neighbour", "fdb", "conntrack", "counter")
 REACH_TOOLS = ("ping", "curl")
+# A step that only looks a name up (dns.lookup): the lookup must still succeed.
+LOOKUP = re.compile(r"^(?:ip netns exec (\S+) )?(env RES_OPTIONS=use-vc )?(?:timeout \d+ )?getent hosts (\S+)$")
 
 Run = Callable[[str], CommandResult]
+QUICK_FAILURE = 1.5  # seconds: a goal's command that failed sooner than this is tried once more
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,13 @@ def _key(check: dict[str, Any]) -> tuple:
 
 
 def _reach_words(step: Step) -> tuple[str, str]:
-    """("ns1 can reach 10.0.0.2", "ns1 cannot reach 10.0.0.2") for a ping or a request."""
+    """("ns1 can reach 10.0.0.2", "ns1 cannot reach 10.0.0.2") for a ping or a request; ("pod1 resolves web",
+    "pod1 cannot resolve web") for a lookup."""
+    lookup = LOOKUP.match(step.command.strip())
+    if lookup:
+        where, tcp, name = lookup.groups()
+        who, how = (where.strip("'") if where else "the lab's shell"), " over TCP" if tcp else ""
+        return f"{who} resolves {name.strip(chr(39))}{how}", f"{who} cannot resolve {name.strip(chr(39))}{how}"
     match = re.match(r"^(?:ip netns exec (\S+) )?(ping|curl)\b.* (\S+)$", step.command.strip())
     if not match:
         return step.title, f"failed: {step.title}"
@@ -88,7 +97,8 @@ def derive(steps: Iterable[Step]) -> list[Goal]:
                 state[key] = dict(check)
             else:
                 state[key] = {**earlier, **{k: v for k, v in check.items() if v != ""}}
-        if step.expect.status == 0 and any(tool in step.needs for tool in REACH_TOOLS) and "&" not in step.command:
+        reaches = any(tool in step.needs for tool in REACH_TOOLS) or LOOKUP.match(step.command.strip())
+        if step.expect.status == 0 and reaches and "&" not in step.command:
             name, failed = _reach_words(step)
             reach.setdefault(step.command, Goal(name, command=step.command, failed_words=failed))
     kept = list(state.values())
@@ -155,10 +165,13 @@ def grade(goals: list[Goal], run: Run, settle: float = 1.0) -> list[GoalVerdict]
     while verdicts and not all(v.passed for v in verdicts) and time.monotonic() < deadline:
         time.sleep(0.1)
         verdicts = _read_state(run, state)
-    commands = _run_all([goal.command for goal in goals if goal.command], run)
-    # Once more for those that failed: a ping just after a fix can fail at once on what an earlier failure left
-    # in the neighbour table (an address that did not answer ARP a moment ago: "Destination Host Unreachable").
-    commands.update(_run_all([c for c, (status, _) in commands.items() if status != 0], run))
+    timed = _run_all([goal.command for goal in goals if goal.command], run)
+    # Once more for those that failed at once: a ping just after a fix can fail at once on what an earlier failure
+    # left in the neighbour table (an address that did not answer ARP a moment ago: "Destination Host
+    # Unreachable"). One that failed by waiting out its time limit would only wait again.
+    again = [c for c, (status, _, seconds) in timed.items() if status != 0 and seconds < QUICK_FAILURE]
+    timed.update(_run_all(again, run))
+    commands = {c: (status, output) for c, (status, output, _) in timed.items()}
     by_check = iter(verdicts)
     results = []
     for goal in goals:
@@ -172,25 +185,28 @@ def grade(goals: list[Goal], run: Run, settle: float = 1.0) -> list[GoalVerdict]
     return results
 
 
-def _run_all(commands: list[str], run: Run) -> dict[str, tuple[int, str]]:
-    """Each command's exit status and output, all run at once in one command (a ping that gets no answer
-    waits seconds; the goals' pings need not wait one after the other)."""
+def _run_all(commands: list[str], run: Run) -> dict[str, tuple[int, str, float]]:
+    """Each command's exit status, output and seconds taken, all run at once in one command (a ping that gets
+    no answer waits seconds; the goals' pings need not wait one after the other)."""
     commands = list(dict.fromkeys(commands))
     if not commands:
         return {}
     salt = "NLGOAL" + secrets.token_hex(6)
     lines = ['d=$(mktemp -d) || exit 97']
     for index, command in enumerate(commands):
-        lines.append(f'{{ {command}\n}} >"$d/{index}" 2>&1 </dev/null & p{index}=$!')
+        lines.append(f'{{ s=${{EPOCHREALTIME/[.,]/}}; {{ {command}\n}} >"$d/{index}" 2>&1 </dev/null; r=$?; '
+                     f'echo $(( ${{EPOCHREALTIME/[.,]/}} - s )) >"$d/{index}.t"; exit $r; }} & p{index}=$!')
     for index in range(len(commands)):
-        lines.append(f'wait $p{index}; printf "%s %d %d\\n" {salt} {index} $?; cat "$d/{index}"')
+        lines.append(f'wait $p{index}; printf "%s %d %d %s\\n" {salt} {index} $? "$(cat "$d/{index}.t" 2>/dev/null)"; '
+                     f'cat "$d/{index}"')
     lines.append('rm -rf "$d"')
     answer = run("\n".join(lines))
-    found: dict[str, tuple[int, str]] = {c: (answer.status or 1, answer.output) for c in commands}
+    found: dict[str, tuple[int, str, float]] = {c: (answer.status or 1, answer.output, 0.0) for c in commands}
     for part in answer.stdout.split(salt + " ")[1:]:
         head, _, output = part.partition("\n")
-        index, status = (int(x) for x in head.split())
-        found[commands[index]] = (status, output)
+        index, status, *took = head.split()
+        micro = int(took[0]) if took and took[0].isdigit() else 0  # unknown: counted as quick
+        found[commands[int(index)]] = (int(status), output, micro / 1e6)
     return found
 
 

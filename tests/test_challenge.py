@@ -1,20 +1,27 @@
-"""No dud faults, on the real kernel in the sandbox: for every fault of the lessons that declare faults (and the
-faults derived from their goals), the fault breaks the goal its symptom names, its canonical fix repairs the
-whole lab, and the fix of another declared fault of the same lesson does not. Then `netlessons challenge` as a
-grader drives it: commands on stdin, exit 0 when solved, 1 when not, the failing goal named."""
+"""No dud faults, on the real kernel in the sandbox, for every lesson, as root and as an ordinary user
+(tests/nodud_driver.py): every fault (declared, and derived from the goals) breaks the goal its symptom names,
+its canonical fix repairs the whole lab, the fix of another declared fault of the same lesson does not, and
+every pair of declared faults injects and repairs as an incident. Then `netlessons challenge` as a grader drives
+it: commands on stdin, exit 0 when solved, 1 when not, the failing goal named; an incident of two faults; the
+class sheet and its key, from the seeds alone."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import LESSONS, netlessons, rendered
+from tests.helpers import LESSONS, ROOT, netlessons, rendered
 
 LESSONS_WITH_FAULTS = LESSONS  # every lesson declares at least three faults
 
@@ -24,36 +31,39 @@ def _failing(verdicts) -> list[str]:
     return [v.goal.name for v in verdicts if not v.passed]
 
 
-@pytest.mark.parametrize("lesson", LESSONS_WITH_FAULTS)
-def test_no_dud_faults(lesson, host_unchanged):
-    from netlessons import challenge, goals
-    from netlessons.runner import Lab
+@pytest.fixture(scope="module")
+def no_dud_as_nobody(request, ordinary_user_tmp) -> Iterator[subprocess.Popen | None]:
+    """The no-dud check of every lesson as an ordinary user (nobody), one process in the background: it starts
+    with the first root no-dud test and runs beside the root ones (a lab spends most of its time waiting for
+    pings and requests that time out); test_no_dud_faults_as_an_ordinary_user waits for it. Not started when
+    that test is not selected."""
+    if not any(item.originalname == "test_no_dud_faults_as_an_ordinary_user" for item in request.session.items):
+        yield None
+        return
+    site = request.getfixturevalue("ordinary_user_copy")
+    shutil.copy(ROOT / "tests" / "nodud_driver.py", site / "nodud_driver.py")
+    (site / "nodud_driver.py").chmod(0o644)
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(site), "HOME": "/tmp", "LANG": "C.UTF-8",
+           "NETLESSONS_CACHE_DIR": ""}
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen([*prefix, python, "-m", "nodud_driver", *LESSONS_WITH_FAULTS], stdout=out,
+                                   stderr=err, stdin=subprocess.DEVNULL, env=env, cwd="/", start_new_session=True)
+        process.outputs = (out, err)  # type: ignore[attr-defined]
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
-    lesson_rendered = rendered(lesson)
-    wanted = goals.goals_of(lesson_rendered)
-    faults = challenge.faults_of(lesson_rendered, wanted)
-    own = [f for f in faults if not f.derived]
-    assert len(own) >= 3, f"{lesson} declares {len(own)} faults"
-    names = {goal.name for goal in wanted}
-    lab = Lab(lesson_rendered)
-    try:
-        assert lab.build(list(lesson_rendered.steps)) is None
-        run = partial(lab.shell.run, timeout=60)
-        assert _failing(goals.grade(wanted, run)) == [], "the built lab must meet its goals"
-        for fault in faults:
-            assert fault.breaks in names, f"{fault.name}: names no goal of the lesson: {fault.breaks!r}"
-            assert run(fault.inject).status == 0, fault.name
-            broken = _failing(goals.grade(wanted, run))
-            assert fault.breaks in broken, f"{fault.name} leaves {fault.breaks!r} met (failing: {broken})"
-            if not fault.derived:
-                for other in own:
-                    if other is not fault:  # another fault's fix must not repair this one
-                        run(other.fix)
-                        assert _failing(goals.grade(wanted, run)), f"the fix of {other.name} repairs {fault.name}"
-            assert run(fault.fix).status == 0, fault.name
-            assert _failing(goals.grade(wanted, run)) == [], f"the fix of {fault.name} leaves the lab broken"
-    finally:
-        lab.close()
+
+@pytest.mark.parametrize("lesson", LESSONS_WITH_FAULTS)
+def test_no_dud_faults(lesson, host_unchanged, no_dud_as_nobody):
+    from tests.nodud_driver import problems_of
+
+    assert problems_of(lesson) == []
 
 
 def test_challenge_graded_from_stdin(host_unchanged):
@@ -133,3 +143,91 @@ def test_derived_route_faults_break_and_fix(host_unchanged):
             assert _failing(goals.grade(wanted, run)) == [], f"the fix of {fault.name} leaves the lab broken"
     finally:
         lab.close()
+
+
+def test_an_incident_needs_both_faults_fixed(host_unchanged, tmp_path):
+    """--faults 2: both faults injected at once, both symptoms in the task, both named in the results; fixing one
+    is not enough, fixing both solves it."""
+    first = "ip link set dev veth2_0 master br0"  # port-unplugged's fix, typed as a learner would
+    second = "ip -n ns3 addr flush dev veth3_1 && ip -n ns3 addr add 10.0.0.3/24 dev veth3_1"  # wrong-subnet's
+    incident = ["challenge", "bridge-3ns", "--faults", "2", "--fault", "port-unplugged", "--fault", "wrong-subnet"]
+    junit, saved = tmp_path / "half.xml", tmp_path / "half.json"
+    half = netlessons(*incident, "--junit", str(junit), "-o", str(saved), input=f"{first}\nexit\n")
+    assert half.returncode == 1, half.stdout + half.stderr
+    assert "2 things are wrong at once" in half.stderr
+    assert "ns2 is cut off" in half.stderr and "Neither ns1 nor ns2 can reach 10.0.0.3" in half.stderr
+    result = json.loads(saved.read_text())
+    assert result["faults"] == ["port-unplugged", "wrong-subnet"] and result["solved"] is False
+    failing = [g["goal"] for g in result["goals"] if not g["passed"]]
+    assert "ns1 can reach 10.0.0.3" in failing and "ns1 can reach 10.0.0.2" not in failing
+    assert "port-unplugged + wrong-subnet" in junit.read_text()
+
+    whole = netlessons(*incident, "--json", input=f"{first}\n{second}\nexit\n")
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert json.loads(whole.stdout[whole.stdout.index("{\n"):])["solved"] is True
+
+
+def test_incident_seeds_pick_faults_that_break_different_goals():
+    from netlessons import challenge, goals
+
+    lesson_rendered = rendered("bridge-3ns")
+    faults = challenge.faults_of(lesson_rendered, goals.goals_of(lesson_rendered))
+    for seed in range(40):
+        picked, used = challenge.choose(faults, [], seed, 2)
+        assert used == seed and len({f.name for f in picked}) == 2 and not any(f.derived for f in picked)
+        assert picked[0].breaks != picked[1].breaks, [f.name for f in picked]
+        assert challenge.choose(faults, [], seed, 2)[0] == picked  # the same seed, the same incident
+    key = json.loads(netlessons("challenge", "bridge-3ns", "--faults", "2", "--seed", "3", "--solution",
+                                "--json").stdout)
+    names = [f.name for f in challenge.choose(faults, [], 3, 2)[0]]
+    assert key["faults"] == names and key["seed"] == 3
+    fixes = {f.name: challenge.fix_commands(f) for f in faults}
+    assert sorted(key["fix"]) == sorted(fixes[names[0]] + fixes[names[1]])  # both fixes, nothing else
+    too_many = netlessons("challenge", "netns-basics", "--faults", "2", "--fault", "x")
+    assert too_many.returncode == 2 and "Traceback" not in too_many.stderr
+
+
+def test_handout_is_built_from_the_seeds_alone(tmp_path):
+    """The class sheet: one exercise per student, each seed starting the fault(s) the key names, no answer on
+    the sheet, the same sheet for the same seed; and nothing runs (no ip, no unshare here)."""
+    from tests.helpers import without_tools
+
+    sheet = without_tools(["ip", "unshare", "nsenter"], "challenge", "dns-service-discovery", "--handout",
+                          "--students", "5", "--seed", "11")
+    assert sheet.returncode == 0, sheet.stderr
+    again = netlessons("challenge", "dns-service-discovery", "--handout", "--students", "5", "--seed", "11")
+    assert again.stdout == sheet.stdout
+    key = netlessons("challenge", "dns-service-discovery", "--handout", "--solution", "--students", "5",
+                     "--seed", "11").stdout
+    seeds = re.findall(r"^## \d+\. Seed (\d+)", sheet.stdout, re.M)
+    assert len(seeds) == 5 and re.findall(r"^## \d+\. Seed (\d+)", key, re.M) == seeds
+    for seed in seeds:
+        assert f"netlessons challenge dns-service-discovery --seed {seed} -o result-" in sheet.stdout
+        answer = json.loads(netlessons("challenge", "dns-service-discovery", "--seed", seed, "--solution",
+                                       "--json").stdout)
+        assert f"fault `{answer['fault']}`" in key  # the key names what the seed really injects
+        assert answer["fault"] not in sheet.stdout and answer["fix"][0] not in sheet.stdout
+        assert answer["fix"][0] in key
+    assert {"wrong-search", "dns-tcp-blocked", "no-dns-endpoint"} <= set(re.findall(r"fault `([^`]+)`", key))
+
+    page = tmp_path / "sheet.html"
+    written = netlessons("challenge", "nodeport-hairpin", "--handout", "--faults", "2", "--students", "3",
+                         "--format", "html", "-o", str(page))
+    assert written.returncode == 0 and page.read_text().startswith("<!DOCTYPE html>")
+    assert page.read_text().count("--faults 2 -o result-") == 3
+    wrong = netlessons("challenge", "veth-pair", "--handout", "--format", "pdf")
+    assert wrong.returncode == 2 and "--format" in wrong.stderr and not wrong.stdout
+
+
+def test_no_dud_faults_as_an_ordinary_user(no_dud_as_nobody, host_unchanged):
+    """The same check for every lesson, run as nobody (started in the background by the root no-dud tests)."""
+    process = no_dud_as_nobody
+    process.wait(timeout=1800)
+    out, err = process.outputs
+    out.seek(0)
+    err.seek(0)
+    verdicts = [json.loads(line) for line in out.read().splitlines() if line.startswith("{")]
+    print("as nobody:", ", ".join(f"{v['lesson']} {v['seconds']} s" for v in verdicts))  # the cost, with -rP
+    assert [v["lesson"] for v in verdicts] == LESSONS_WITH_FAULTS, err.read()[-3000:]
+    assert {v["lesson"]: v["problems"] for v in verdicts if v["problems"]} == {}
+    assert process.returncode == 0

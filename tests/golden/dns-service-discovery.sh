@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # dns-service-discovery: Service discovery: a cluster DNS server behind its own Service VIP
-# A tiny DNS server (dnsmasq) in a pod answers web.default.svc.cluster.local with the web Service's
-# ClusterIP. The DNS server is itself a Service, 10.96.0.10, and pod1 gets a resolv.conf that points
-# there, with the cluster's search list, so that the short name `web` resolves.
+# A tiny DNS server (dnsmasq) in a pod, set up to behave like CoreDNS for cluster.local, answers
+# web.default.svc.cluster.local with the web Service's ClusterIP. The DNS server is itself a
+# Service, 10.96.0.10, on port 53 over UDP and TCP, and pod1 gets a resolv.conf that points there,
+# with the cluster's search list and ndots:5. The server's query log shows the search walk that
+# makes the short name `web` work, and what it costs.
 # Printed by netlessons 0.1.0 (flavor iproute2).
 # It changes this machine's network: run it as root, or inside a throwaway sandbox:
 #   sudo unshare --net --mount bash -c 'mount -t tmpfs none /run/netns 2>/dev/null || mount -t tmpfs none /run && mkdir -p /run/netns; bash SCRIPT'
@@ -241,7 +243,7 @@ ip netns exec node1 ping -c 1 -W 1 10.96.0.100 || echo "(failed, as this step ex
 # === Service discovery: a cluster DNS server behind its own Service VIP ===
 
 # Start dnsmasq in pod2
-ip netns exec pod2 dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=10.244.2.2 --address=/web.default.svc.cluster.local/10.96.0.100 >"$LAB"/dns.log 2>&1 &
+ip netns exec pod2 dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces --listen-address=10.244.2.2 --local=/cluster.local/ --host-record=web.default.svc.cluster.local,10.96.0.100 --log-queries --log-facility=- >"$LAB"/dns.log 2>&1 &
 echo $! >"$LAB"/dns.pid
 for _ in $(seq 100); do ip netns exec pod2 ss -Hltn 'sport = :53' | grep -q . && break; sleep 0.1; done
 
@@ -252,10 +254,14 @@ ip netns exec node1 iptables -t nat -N KUBE-SEP-DNS
 
 # KUBE-SERVICES: UDP to 10.96.0.10:53 is the DNS Service
 ip netns exec node1 iptables -t nat -A KUBE-SERVICES -d 10.96.0.10/32 -p udp --dport 53 -j KUBE-SVC-DNS
+# KUBE-SERVICES: so is TCP to 10.96.0.10:53
+ip netns exec node1 iptables -t nat -A KUBE-SERVICES -d 10.96.0.10/32 -p tcp --dport 53 -j KUBE-SVC-DNS
 # KUBE-SVC-DNS: its one endpoint
 ip netns exec node1 iptables -t nat -A KUBE-SVC-DNS -j KUBE-SEP-DNS
-# KUBE-SEP-DNS: DNAT to pod2 port 53
+# KUBE-SEP-DNS: DNAT to pod2 port 53 (UDP)
 ip netns exec node1 iptables -t nat -A KUBE-SEP-DNS -p udp -j DNAT --to-destination 10.244.2.2:53
+# KUBE-SEP-DNS: DNAT to pod2 port 53 (TCP)
+ip netns exec node1 iptables -t nat -A KUBE-SEP-DNS -p tcp -j DNAT --to-destination 10.244.2.2:53
 
 # pod1's resolv.conf
 mkdir -p /etc/netns/pod1 && printf '%s\n' 'nameserver 10.96.0.10' 'search default.svc.cluster.local svc.cluster.local cluster.local' 'options ndots:5' >/etc/netns/pod1/resolv.conf
@@ -264,10 +270,28 @@ mkdir -p /etc/netns/pod1 && printf '%s\n' 'nameserver 10.96.0.10' 'search defaul
 ip netns exec pod1 cat /etc/resolv.conf
 
 # Look up the full name
-ip netns exec pod1 getent hosts web.default.svc.cluster.local
+ip netns exec pod1 timeout 3 getent hosts web.default.svc.cluster.local
+
+# What the server was asked for the full name
+m=$(wc -l <"$LAB"/dns.log); ip netns exec pod1 timeout 3 getent hosts web.default.svc.cluster.local >/dev/null || true; tail -n +$((m + 1)) "$LAB"/dns.log | awk '/ query\[A\] / {q = $6; if ((getline line) > 0) {split(line, w, " is "); split(w[2], a, " "); print q " → " a[1]; n++}} END {print "A questions: " n + 0}'
+
+# Look up the name with a trailing dot
+ip netns exec pod1 timeout 3 getent hosts web.default.svc.cluster.local.
+
+# What the server was asked for the name with a trailing dot
+m=$(wc -l <"$LAB"/dns.log); ip netns exec pod1 timeout 3 getent hosts web.default.svc.cluster.local. >/dev/null || true; tail -n +$((m + 1)) "$LAB"/dns.log | awk '/ query\[A\] / {q = $6; if ((getline line) > 0) {split(line, w, " is "); split(w[2], a, " "); print q " → " a[1]; n++}} END {print "A questions: " n + 0}'
 
 # Look up just `web`
-ip netns exec pod1 getent hosts web
+ip netns exec pod1 timeout 3 getent hosts web
+
+# What the server was asked for `web`
+m=$(wc -l <"$LAB"/dns.log); ip netns exec pod1 timeout 3 getent hosts web >/dev/null || true; tail -n +$((m + 1)) "$LAB"/dns.log | awk '/ query\[A\] / {q = $6; if ((getline line) > 0) {split(line, w, " is "); split(w[2], a, " "); print q " → " a[1]; n++}} END {print "A questions: " n + 0}'
+
+# What the server was asked for an external name, example.com
+m=$(wc -l <"$LAB"/dns.log); ip netns exec pod1 timeout 3 getent hosts example.com >/dev/null || true; tail -n +$((m + 1)) "$LAB"/dns.log | awk '/ query\[A\] / {q = $6; if ((getline line) > 0) {split(line, w, " is "); split(w[2], a, " "); print q " → " a[1]; n++}} END {print "A questions: " n + 0}'
+
+# Look up `web` over TCP
+ip netns exec pod1 env RES_OPTIONS=use-vc timeout 3 getent hosts web
 
 # === Clean-up ===
 

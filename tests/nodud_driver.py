@@ -1,0 +1,102 @@
+"""The no-dud check of a lesson's faults, as a module that runs alone (`python -m nodud_driver LESSON...`), so that
+the suite can run it as an ordinary user too: it imports only netlessons. For each lesson it builds the lab once
+in the sandbox and, for every fault (declared and derived): the fault breaks the goal it names; the fix of each
+other declared fault leaves the lab broken; its own fix brings every goal back. Then every pair of declared
+faults, as `--faults 2` injects them. One JSON line per lesson.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from functools import partial
+
+
+def problems_of(lesson_id: str) -> list[str]:
+    """What is wrong with the faults of this lesson; [] when none is a dud."""
+    from netlessons import challenge, goals
+    from netlessons.catalog import Catalog
+    from netlessons.render import render_lesson
+    from netlessons.runner import Lab
+
+    catalog = Catalog.default()
+    rendered = render_lesson(catalog, catalog.get(lesson_id), {})
+    wanted = goals.goals_of(rendered)
+    faults = challenge.faults_of(rendered, wanted)
+    own = [f for f in faults if not f.derived]
+    if len(own) < 3:
+        return [f"{lesson_id} declares {len(own)} faults, fewer than 3"]
+    names = {goal.name for goal in wanted}
+    lab = Lab(rendered)
+    try:
+        failed = lab.build(list(rendered.steps))
+        if failed is not None:
+            return [f"the lab does not build: {failed}"]
+        run = partial(lab.shell.run, timeout=60)
+
+        def failing() -> list[str]:
+            return [v.goal.name for v in goals.grade(wanted, run) if not v.passed]
+
+        by_name = {goal.name: goal for goal in wanted}
+
+        def still_fails(name: str) -> bool:
+            """Whether this goal fails: graded alone, as a broken lab's other goals may each wait out a time
+            limit (forty requests to a Service that no longer answers)."""
+            return not goals.grade([by_name[name]], run)[0].passed
+
+        if failing():
+            return [f"the built lab misses goals: {failing()}"]
+        for fault in faults:
+            if fault.breaks not in names:
+                return [f"{fault.name}: names no goal of the lesson: {fault.breaks!r}"]
+            injected = run(fault.inject)
+            if injected.status != 0:
+                return [f"{fault.name}: cannot be injected: {injected.output.strip()}"]
+            if not still_fails(fault.breaks):
+                return [f"{fault.name} leaves {fault.breaks!r} met"]
+            if not fault.derived:
+                for other in own:
+                    if other is not fault:  # another fault's fix must not repair this one
+                        run(other.fix)
+                        if not still_fails(fault.breaks) and not failing():
+                            return [f"the fix of {other.name} repairs {fault.name}"]
+            fixed = run(fault.fix)
+            if fixed.status != 0:
+                return [f"{fault.name}: its fix fails: {fixed.output.strip()}"]
+            left = failing()
+            if left:
+                return [f"the fix of {fault.name} leaves the lab broken: {left}"]
+        # Incidents (--faults 2): every pair of declared faults injects in the order the lesson declares them,
+        # and their fixes, the last injected first, repair both.
+        for index, first in enumerate(own):
+            for second in own[index + 1:]:
+                pair = f"{first.name} + {second.name}"
+                for command in (first.inject, second.inject, second.fix, first.fix):
+                    done = run(command)
+                    if done.status != 0:
+                        return [f"incident {pair}: {command!r} fails: {done.output.strip()}"]
+                if still_fails(first.breaks) or still_fails(second.breaks):
+                    return [f"incident {pair}: the fixes leave it broken"]
+        left = failing()
+        return [f"after the incidents the lab misses goals: {left}"] if left else []
+    finally:
+        lab.close()
+
+
+def main(lessons: list[str]) -> int:
+    bad = 0
+    for lesson in lessons:
+        start = time.monotonic()
+        try:
+            problems = problems_of(lesson)
+        except Exception as e:  # one lesson's surprise must not hide the others' verdicts
+            problems = [f"{type(e).__name__}: {e}"]
+        bad += bool(problems)
+        print(json.dumps({"lesson": lesson, "problems": problems, "seconds": round(time.monotonic() - start, 1)}),
+              flush=True)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
