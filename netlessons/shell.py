@@ -50,6 +50,7 @@ class LabShell:
         self._stderr, child_err = os.pipe()
         self._pending = {self._stdout: b"", self._stderr: b""}  # read after the last command's end marker
         self._open = [self._stdin, self._stdout, self._stderr]  # ours to close, by close() or when collected
+        self._selector = selectors.PollSelector()
         weakref.finalize(self, _close_all, self._open)
         # The lab's shell starts in /: the caller's folder may be hidden by the sandbox's private /tmp.
         argv = [*prefix, "bash", "--noprofile", "--norc"]
@@ -81,6 +82,8 @@ class LabShell:
             return getattr(self._process, "exit_code", None)
 
     def run(self, command: str, timeout: float = 30.0) -> CommandResult:
+        if self._stdin not in self._open:
+            raise SandboxDied("the lab's shell was closed", status=self.exit_code())
         marker = "NL" + secrets.token_hex(8)
         text = f"{{ {command}\n}} </dev/null\nprintf '%s %d\\n' {marker} $?\nprintf '%s\\n' {marker} >&2\n"
         salt, unsent = marker.encode(), text.encode()
@@ -88,16 +91,14 @@ class LabShell:
         deadline = start + timeout
         ends: dict[int, int] = {}  # pipe → where its end marker starts in what was read
         read = dict(self._pending)
-        with selectors.DefaultSelector() as selector:
+        selector = self._selector  # a poll set: registering costs no system call, unlike epoll's
+        try:
             for fd in (self._stdout, self._stderr):
                 selector.register(fd, selectors.EVENT_READ)
-            if self._stdin not in self._open:
-                raise SandboxDied("the lab's shell was closed", status=self.exit_code())
+                self._found(read, fd, salt, ends, 0)
             unsent = self._send(unsent, read)
             if unsent:  # the rest as the shell reads it: it may be writing output meanwhile
                 selector.register(self._stdin, selectors.EVENT_WRITE)
-            for fd in list(read):
-                self._found(read, fd, salt, ends, selector)
             while len(ends) < 2:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
@@ -117,7 +118,10 @@ class LabShell:
                     if not chunk:  # the shell closed its end: it has ended, or is ending
                         self._died(read)
                     read[key.fd] += chunk
-                    self._found(read, key.fd, salt, ends, selector)
+                    self._found(read, key.fd, salt, ends, len(read[key.fd]) - len(chunk))
+        finally:
+            for fd in list(selector.get_map()):
+                selector.unregister(fd)
         out_end = read[self._stdout].index(b"\n", ends[self._stdout]) + 1
         err_end = ends[self._stderr] + len(salt) + 1
         status = int(read[self._stdout][ends[self._stdout] + len(salt):out_end].split()[0])
@@ -136,15 +140,16 @@ class LabShell:
             self._died(read)
             raise
 
-    def _found(self, read: dict[int, bytes], fd: int, salt: bytes, ends: dict[int, int],
-               selector: selectors.BaseSelector) -> None:
-        """Note where a pipe's end marker is, once it has come whole (stdout's carries the status after it)."""
+    def _found(self, read: dict[int, bytes], fd: int, salt: bytes, ends: dict[int, int], new: int) -> None:
+        """Note where a pipe's end marker is, once it has come whole (stdout's carries the status after it);
+        `new`: where the text not yet searched begins. A pipe whose marker has come is read no further."""
         if fd in ends:
             return
-        position = read[fd].find(salt)
+        # A marker line may span two reads: look again from far enough back for the marker, its status and more.
+        position = read[fd].find(salt, max(new - len(salt) - 24, 0))
         if position >= 0 and b"\n" in read[fd][position:]:
             ends[fd] = position
-            selector.unregister(fd)
+            self._selector.unregister(fd)
 
     def _died(self, read: dict[int, bytes]) -> None:
         for _ in range(100):  # the pipes close a moment before the process is seen to end
