@@ -47,7 +47,7 @@ class Plan:
     """How much to measure. N → repetitions for bridge-n; `crowd` sandboxes at once."""
 
     reps_3ns: int = 7
-    sizes: dict[int, int] = field(default_factory=lambda: {10: 5, 50: 5, 100: 3, 200: 3})
+    sizes: dict[int, int] = field(default_factory=lambda: {10: 5, 50: 3, 100: 5, 200: 3})
     crowd: int = 30
     reps_crowd: int = 3
     reps_cli: int = 15

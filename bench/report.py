@@ -347,8 +347,10 @@ def report(r: Results, quick: bool) -> str:
     if quick:
         lines += ["", "**A quick smoke run**: small N, few rounds. These figures say nothing about targets."]
     if r.busy:
-        lines += ["", prose(f"""**The machine was not idle**: {r.busy}. Other work competed for the two
-            cores, so the figures are noisier and slower than on a quiet machine.""")]
+        lines += ["", prose(f"""**Taken on a shared machine**: {r.busy}. Other work competed for the two
+            cores, so the figures are noisier and slower than on a quiet machine; the two sides of each row ran
+            alternately, so the load hit both, but wall-time ratios still move with it. CPU per run moves less.
+            For figures to hold against the targets, rerun `python bench/run.py` on a quiet machine.""")]
     post = prose(f"""For comparing machines, not a target: plain bash took {POST_BASH['bridge-3ns']} s for
         bridge-3ns and {POST_BASH[100]} s for bridge-n N=100 on the reference machine (2-core Debian 12, kernel
         6.18). CPU per run is user + system time of the process and every process it started (the benchmark

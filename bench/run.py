@@ -87,9 +87,10 @@ def measure_all(tool: Netlessons, plan: Plan) -> Results:
     results.cpu = (f"of the {capacity:.0f} CPU-seconds the run lasted, {busy:.0f} were busy: {ours:.0f} "
                    f"in this benchmark's processes, {busy - ours:.0f} elsewhere (other processes, and kernel "
                    "work such as tearing down namespaces)")
-    if busy - ours > 0.1 * capacity:  # more than our own namespace teardown would explain
-        results.busy = (f"{busy - ours:.0f} of its {capacity:.0f} CPU-seconds went to work outside this "
-                        "benchmark's processes")
+    # Busy: more work elsewhere than our own namespace teardown would explain, or a load before we began.
+    if busy - ours > 0.1 * capacity or load_before[0] > 1.0:
+        results.busy = (f"load average {load_before[0]:.1f} before the run began; {busy - ours:.0f} of its "
+                        f"{capacity:.0f} CPU-seconds went to work outside this benchmark's processes")
     return results
 
 
