@@ -11,7 +11,7 @@ import statistics
 from collections import Counter
 from dataclasses import dataclass
 
-from measure import MB, MININET, SANDBOX, Memory, Pair, Plan, median
+from measure import MB, MININET, REPO, SANDBOX, Memory, Pair, Plan, median
 
 # The bash side on the 2-core Debian 12 machine of /work/shared/reference/lessons-from-the-post.md.
 POST_BASH = {"bridge-3ns": 0.2, 10: 0.37, 50: 1.8, 100: 3.3, 200: 6.7, "crowd": 4.2}
@@ -110,7 +110,7 @@ def short(name: str) -> str:
     """A profile entry without the long folder names."""
     if name.startswith("~:0("):
         return name[4:-1]  # a built-in
-    return re.sub(r"^.*/(site-packages|lib/python3\.\d+)/", "", name)
+    return re.sub(r"^.*/(site-packages|lib/python3\.\d+)/|^" + re.escape(str(REPO)) + "/", "", name)
 
 
 def find(profile: dict, file_end: str, function: str, caller: str = "") -> tuple[float, int]:
@@ -199,9 +199,9 @@ def analysis(r: Results, all_met: bool) -> list[str]:
         lines += ["", f"`netlessons {name}`: {total * 1000:.0f} ms of imports", "",
                   "| module | cumulative import time |", "|---|---:|"]
         lines += [f"| {'  ' * depth}`{module}` | {t * 1000:.1f} ms |" for module, depth, t in largest]
-    lines += ["", prose("""**A run.** cProfile of `netlessons run … --json`: wall clock, main thread only
-        (sh's reader threads are not in it); the profiler slows the Python parts down, so read these as shares
-        of the time rather than as absolute times."""), "", *cost_table(r)]
+    lines += ["", prose("""**A run.** cProfile of `netlessons run … --json`: wall clock of netlessons' one
+        thread (the lab shell's pipes are read in it); the profiler slows the Python parts down, so read these
+        as shares of the time rather than as absolute times."""), "", *cost_table(r)]
     biggest = next(iter(r.profiles))
     lines += ["", prose(f"""The top functions of `{biggest}` by cumulative time (the wrappers of typer, click
         and the import machinery left out):"""), ""]
@@ -213,13 +213,13 @@ def analysis(r: Results, all_met: bool) -> list[str]:
         extra = median(r.b3ns.netlessons.times) - median(r.b3ns.bash.times)
         commands = find(b3, "netlessons/shell.py", "run", "run_step")[0]
         checks = find(b3, "netlessons/runner.py", "_poll_state")[0]
-        fixed = b3["total"] - find(b3, "netlessons/runner.py", "run_step")[0]
+        fixed = b3["total"] - find(b3, "netlessons/runner.py", "step")[0]
         lines += ["", prose(f"""**In short.** For bridge-3ns netlessons needs {extra:.3f} s more than bash,
             which needs {median(r.b3ns.bash.times):.3f} s for the whole script, sandbox included. In the
             profile the lesson's own commands take {commands:.3f} s and the state checks {checks:.3f} s (each
             check is one more `ip` process, and some poll until an asynchronous change has landed); everything
-            outside the steps (imports, rendering, sandbox start and end, the report) is a fixed {fixed:.3f} s
-            per run. The crowd row pays that fixed cost once per run, with all the runs sharing two
+            outside the steps and their captures (imports, rendering, sandbox start and end, the report) is a
+            fixed {fixed:.3f} s per run. The crowd row pays that fixed cost once per run, with all the runs sharing two
             cores.""")]
     line = extra_per_namespace(r.sizes)
     if line:
@@ -288,9 +288,11 @@ def shortfalls(r: Results) -> list[str]:
         floor = [r.plan.crowd * median(side.cpu) / cores for side in (crowd.netlessons, crowd.bash)]
         notes.append(prose(f"""**{r.plan.crowd} runs at once ({crowd.ratio:.2f}×, target 1.5×).** With every
             core busy, CPU decides: a netlessons run costs {median(crowd.netlessons.cpu):.3f} s of CPU (itself
-            and everything it starts), a plain script {median(crowd.bash.cpu):.3f} s, so {r.plan.crowd} of them
-            need at least {floor[0]:.2f} s and {floor[1]:.2f} s on {cores} cores ({floor[0] / floor[1]:.2f}×),
-            before the kernel's own work of tearing the namespaces down, which is the same for both."""))
+            and everything it starts), a plain script {median(crowd.bash.cpu):.3f} s. {r.plan.crowd} netlessons
+            runs need at least {floor[0]:.2f} s on {cores} cores for their CPU alone; {r.plan.crowd} plain
+            scripts need {floor[1]:.2f} s of CPU and took {median(crowd.bash.times):.2f} s, the rest being the
+            kernel's own work on the namespaces (creating and tearing them down), which both sides share. So the
+            ratio falls only with netlessons' CPU per run, listed for one run in the row against bash."""))
     slow = [(name, cold, times) for (name, cold), times in r.start_up.items()
             if times and median(times) > (COLD_LIMIT if cold else WARM_LIMIT)]
     if slow:
