@@ -282,6 +282,14 @@ def shortfalls(r: Results) -> list[str]:
             needs {median(n100.netlessons.times) - median(n100.bash.times):.3f} s more than bash.{per} In its
             profile the state checks take {checks:.3f} s; the rest is the round trip of each of its
             {100 * STEPS_PER_NAMESPACE} commands through the lab shell and the report."""))
+    if 100 in r.sizes and 200 in r.sizes and r.sizes[100].ratio and r.sizes[200].ratio:
+        grew = [median(getattr(r.sizes[200], side).times) / median(getattr(r.sizes[100], side).times)
+                for side in ("netlessons", "bash")]
+        if grew[0] > 2.2:
+            notes.append(prose(f"""**bridge-n from N=100 to N=200 ({grew[0]:.2f}×, target 2.2×).** The plain
+                script grew {grew[1]:.2f}× itself: each namespace added to one bridge costs the kernel more as
+                the bridge grows. netlessons' own share of a step (the fitted line of *Growth with N*) does not
+                grow with N."""))
     crowd = r.crowd
     if crowd.ratio and crowd.ratio > 1.5 and crowd.netlessons.cpu and crowd.bash.cpu:
         cores = os.cpu_count() or 1
