@@ -23,10 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SANDBOX = ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
-# What netlessons does in its sandbox before the first step, written out for the bash side ("$1": the script).
-PREPARE_AND_RUN = ('if [ -d /run/netns ]; then mount -t tmpfs x /run/netns; '
-                   'else mount -t tmpfs x /run && mkdir /run/netns; fi && ip link set lo up && bash "$1"')
+sys.path.insert(0, str(REPO))
+from netlessons import sandbox  # noqa: E402  (the checkout's own, for the bash side's sandbox)
+
+SANDBOX = sandbox.sandbox_command()
+# Mininet's own test of a three-host bridge, in a throwaway network and mount namespace: /proc/sys is made
+# read-only there first, so its start-up tuning cannot change the machine's global sysctls (it warns, and
+# goes on).
+MININET = ["unshare", "--net", "--mount", "bash", "-c", "mount --bind -o ro /proc/sys /proc/sys && exec mn "
+           "--topo single,3 --switch lxbr --controller none --test pingall"]
+MININET_PASSED = "Results: 0% dropped"
+# Debian's PATH for root: a python3 shim on the caller's PATH (pyenv's is a bash script that costs 0.1 s a
+# start) would otherwise stand in for the lab's python3, which only netlessons' capture agent runs.
+STANDARD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIMEOUT = 300.0  # seconds; far above anything measured here, it only stops a hung run
 MB = 1_000_000
 SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
@@ -38,7 +47,7 @@ class Plan:
     """How much to measure. N → repetitions for bridge-n; `crowd` sandboxes at once."""
 
     reps_3ns: int = 7
-    sizes: dict[int, int] = field(default_factory=lambda: {10: 5, 50: 5, 100: 3, 200: 3})
+    sizes: dict[int, int] = field(default_factory=lambda: {10: 5, 50: 3, 100: 5, 200: 3})
     crowd: int = 30
     reps_crowd: int = 3
     reps_cli: int = 15
@@ -82,10 +91,10 @@ def interpreter_of(script: Path) -> str:
 
 
 def environment() -> dict[str, str]:
-    """One environment for both sides: the sbin folders on PATH (ip, brctl) and the C locale."""
-    env = dict(os.environ, LC_ALL="C")
-    path = env.get("PATH", "/usr/bin:/bin").split(os.pathsep)
-    env["PATH"] = os.pathsep.join(path + [d for d in SBIN if d not in path])
+    """One environment for all sides: Debian's standard PATH (with the sbin folders: ip, brctl), the C locale,
+    and Python allowed to keep its compiled modules (as an installed netlessons has them)."""
+    env = dict(os.environ, LC_ALL="C", PATH=STANDARD_PATH)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -93,8 +102,42 @@ ENV = environment()
 
 
 def bash_in_sandbox(script: Path) -> list[str]:
-    user = [] if os.geteuid() == 0 else ["--user", "--map-root-user"]
-    return [*SANDBOX, *user, "bash", "-c", PREPARE_AND_RUN, "bash", str(script)]
+    """The printed script under bash in netlessons' own sandbox, set up by netlessons' own setup script, which
+    keeps the script's folder (under /tmp, behind the sandbox's own) as it keeps netlessons' own."""
+    keep = f"NETLESSONS_KEEP=({shlex.quote(str(script.parent))})\n"
+    return [*SANDBOX, "bash", "--noprofile", "--norc", "-c", keep + sandbox.SETUP + 'bash "$0"', str(script)]
+
+
+def mininet_available() -> str:
+    """Why the Mininet row cannot run here, or "" when it can."""
+    if shutil.which("mn", path=STANDARD_PATH) is None:
+        return "Mininet is not installed (scripts/setup.sh --bench installs Debian's mininet)"
+    if os.geteuid() != 0:
+        return "Mininet needs root"
+    return ""
+
+
+# --- CPU ----------------------------------------------------------------------------------------------------
+
+
+def become_subreaper() -> None:
+    """Processes a run leaves behind (a lab shell still ending when netlessons exits) are handed to this
+    process instead of init, so their CPU time is counted with the run that started them."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def reap_all() -> None:
+    """Wait for every process left behind, so that its CPU time is in RUSAGE_CHILDREN."""
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.wait()
 
 
 # --- running and timing -------------------------------------------------------------------------------------
@@ -110,13 +153,17 @@ def what_went_wrong(output: str) -> str:
     return said if len(said) <= 300 else said[:299] + "…"
 
 
-def timed(argv: list[str], cwd: Path, copies: int = 1) -> tuple[float, list[str]]:
-    """Wall time from starting `copies` of a command at once until the last one has ended, and a line on each
-    copy that did not exit 0. Output goes to unread temporary files, never to a terminal."""
+def timed(argv: list[str], cwd: Path, copies: int = 1, expect: str = "",
+          env: dict[str, str] | None = None) -> tuple[float, float, list[str]]:
+    """Wall time from starting `copies` of a command at once until the last one has ended, the CPU time
+    (user + system) of each copy and everything it started, and a line on each copy that did not exit 0 (or
+    whose output lacks `expect`). Output goes to unread temporary files, never to a terminal."""
     with contextlib.ExitStack() as stack:
         logs = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(copies)]
+        reap_all()
+        cpu = children_cpu()
         start = time.perf_counter()
-        processes = [subprocess.Popen(argv, cwd=cwd, env=ENV, stdout=log, stderr=subprocess.STDOUT)
+        processes = [subprocess.Popen(argv, cwd=cwd, env=env or ENV, stdout=log, stderr=subprocess.STDOUT)
                      for log in logs]
         # A blocking wait returns the moment a process ends; wait(timeout=...) would poll in steps of up to
         # 50 ms and blur every time by as much. A timer stands in for the timeout.
@@ -125,12 +172,16 @@ def timed(argv: list[str], cwd: Path, copies: int = 1) -> tuple[float, list[str]
         codes = [process.wait() for process in processes]
         watchdog.cancel()
         elapsed = time.perf_counter() - start
+        reap_all()
+        cpu = (children_cpu() - cpu) / copies
         failures = []
         for code, log in zip(codes, logs, strict=True):
-            if code != 0:
-                log.seek(0)
-                failures.append(f"exit {code}, {what_went_wrong(log.read().decode(errors='replace'))}")
-    return elapsed, failures
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            if code != 0 or expect not in output:
+                missing = f"no `{expect}` in the output, " if expect not in output else ""
+                failures.append(f"exit {code}, {missing}{what_went_wrong(output)}")
+    return elapsed, cpu, failures
 
 
 @dataclass
@@ -138,6 +189,7 @@ class Side:
     """The wall times of one side of a row, and what its failed runs said (warm-up included)."""
 
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU seconds per copy, one figure a round
     runs: int = 0
     failures: list[str] = field(default_factory=list)
 
@@ -145,15 +197,23 @@ class Side:
         failed = f" ({len(self.failures)} of {self.runs} runs failed)" if self.failures else ""
         return (f"{median(self.times):.3f} s" if self.times else "—") + failed
 
+    def cpu_cell(self) -> str:
+        return f"{median(self.cpu):.3f} s" if self.cpu else "—"
+
 
 @dataclass
 class Pair:
     netlessons: Side = field(default_factory=Side)
-    bash: Side = field(default_factory=Side)
+    bash: Side = field(default_factory=Side)  # the reference: plain bash, or Mininet
+    skipped: str = ""  # why the row was not measured
 
     @property
     def ratio(self) -> float | None:
         return median(self.netlessons.times) / median(self.bash.times) if self.bash.times else None
+
+    @property
+    def cpu_ratio(self) -> float | None:
+        return median(self.netlessons.cpu) / median(self.bash.cpu) if self.bash.cpu else None
 
     @property
     def failed(self) -> bool:
@@ -164,36 +224,44 @@ def median(times: list[float]) -> float:
     return statistics.median(times) if times else math.nan
 
 
-def compare(name: str, netlessons: list[str], bash: list[str], cwd: Path, reps: int, copies: int = 1) -> Pair:
-    """One warm-up run each, then `reps` rounds of both, the order flipping every round so that drift in the
-    machine hits both sides alike. A failed run still counts as a time, and is reported."""
+def compare(name: str, netlessons: list[str], bash: list[str], cwd: Path, reps: int, copies: int = 1,
+            expect: str = "", reference: str = "bash") -> Pair:
+    """One warm-up run each, then `reps` rounds of both, the order flipping every round, so that drift in the
+    machine hits both sides alike. A failed run still counts as a time, and is reported. `expect`: text the
+    reference's output must hold for a run to pass."""
     print(f"{name}: {reps} rounds ...", flush=True)
     pair = Pair()
-    sides = [(netlessons, cwd, pair.netlessons), (bash, REPO, pair.bash)]
+    sides = [(netlessons, cwd, pair.netlessons, ""), (bash, REPO, pair.bash, expect)]
     for rep in range(-1, reps):
-        for argv, where, side in sides if rep % 2 else sides[::-1]:
-            elapsed, failures = timed(argv, where, copies)
+        for argv, where, side, text in sides if rep % 2 else sides[::-1]:
+            elapsed, cpu, failures = timed(argv, where, copies, text)
             if rep >= 0:
                 side.times.append(elapsed)
+                side.cpu.append(cpu)
             side.runs += copies
             side.failures += failures
             for failure in failures[:3]:
-                who = "netlessons" if side is pair.netlessons else "bash"
+                who = "netlessons" if side is pair.netlessons else reference
                 print(f"  failed ({who}): {failure}", flush=True)
-    print(f"  netlessons {pair.netlessons.cell()}   bash {pair.bash.cell()}   ratio {pair.ratio:.2f}x",
-          flush=True)
+    print(f"  netlessons {pair.netlessons.cell()} (CPU {pair.netlessons.cpu_cell()})   {reference} "
+          f"{pair.bash.cell()} (CPU {pair.bash.cpu_cell()})   ratio {pair.ratio:.2f}x", flush=True)
     return pair
 
 
-def time_alone(name: str, argv: list[str], cwd: Path, reps: int) -> list[float]:
+def time_alone(name: str, argv: list[str], cwd: Path, reps: int, cold: bool = False) -> list[float]:
+    """Wall times of `reps` runs after one to warm up. `cold`: each run with a new, empty per-user cache."""
     print(f"{name}: {reps} runs ...", flush=True)
-    times = [timed(argv, cwd) for _ in range(reps + 1)][1:]  # the first one warms up
-    for _, failures in times:
+    times = []
+    for rep in range(reps + 1):
+        with tempfile.TemporaryDirectory(prefix="netlessons-cold-") as empty:
+            elapsed, _, failures = timed(argv, cwd, env=dict(ENV, NETLESSONS_CACHE_DIR=empty) if cold else None)
         if failures:
             print(f"  failed: {failures[0]}", flush=True)
             return []
-    print(f"  median {median([t for t, _ in times]):.3f} s", flush=True)
-    return [t for t, _ in times]
+        if rep:
+            times.append(elapsed)
+    print(f"  median {median(times):.3f} s", flush=True)
+    return times
 
 
 # --- memory -------------------------------------------------------------------------------------------------
@@ -277,10 +345,9 @@ def peak_memory(argv: list[str], cwd: Path) -> Memory:
 # --- profiles -----------------------------------------------------------------------------------------------
 
 
-def import_profile(tool: Netlessons) -> list[tuple[str, int, float]]:
-    """(module, nesting depth, cumulative seconds), from `python -X importtime -m netlessons print
-    bridge-3ns`."""
-    done = subprocess.run([tool.python, "-X", "importtime", "-m", "netlessons", "print", "bridge-3ns"],
+def import_profile(tool: Netlessons, args: tuple[str, ...]) -> list[tuple[str, int, float]]:
+    """(module, nesting depth, cumulative seconds), from `python -X importtime -m netlessons ARGS`."""
+    done = subprocess.run([tool.python, "-X", "importtime", "-m", "netlessons", *args],
                           cwd=tool.cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           check=False)
     rows = []

@@ -1,14 +1,15 @@
 """Benchmarks: netlessons against the plain bash scripts it prints, measured side by side in one run.
 
-    python bench/run.py                  full run (about five minutes on two cores); writes
+    python bench/run.py                  full run (about ten minutes on two cores); writes
                                          docs/benchmarks.md and docs/benchmarks-scaling.svg
     python bench/run.py --quick          short smoke run; writes the same two files to bench/results/
     python bench/run.py --netlessons P   time the netlessons executable P
 
-The plain-bash side runs each printed script in the same kind of throwaway sandbox netlessons builds, so
-the two sides differ only in what netlessons adds. The two commands of a pair run one after the other, the
-order flipping every round, after one warm-up run each; the table compares their medians. This is a
-benchmark, not a test: nothing in tests/ or CI runs it.
+The plain-bash side runs each printed script in the sandbox netlessons builds (its own setup script), so
+the two sides differ only in what netlessons adds. Where Mininet is installed (and the user is root),
+`run bridge-3ns` is also timed against Mininet's three-host bridge test. The two commands of a pair run one
+after the other, the order flipping every round, after one warm-up run each; the table compares their medians.
+This is a benchmark, not a test: nothing in tests/ or CI runs it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 import measure
 from chart import scaling_svg
 from measure import ENV, REPO, Netlessons, Plan
-from report import Results, report, table
+from report import CLI, Results, report, table
 
 
 def print_scripts(tool: Netlessons, plan: Plan, folder: Path) -> dict[str | int, Path]:
@@ -44,7 +45,10 @@ def print_scripts(tool: Netlessons, plan: Plan, folder: Path) -> dict[str | int,
 def measure_all(tool: Netlessons, plan: Plan) -> Results:
     started, clock = datetime.datetime.now(datetime.timezone.utc), time.perf_counter()
     load_before, cpu_before = os.getloadavg(), measure.cpu_seconds()
+    measure.become_subreaper()
     with tempfile.TemporaryDirectory(prefix="netlessons-bench-") as folder:
+        # A per-user cache of the benchmark's own: filled by the warm-up runs, never one left by another version.
+        ENV["NETLESSONS_CACHE_DIR"] = str(Path(folder, "cache"))
         scripts = print_scripts(tool, plan, Path(folder))
 
         def run(*args: str) -> list[str]:
@@ -54,22 +58,28 @@ def measure_all(tool: Netlessons, plan: Plan) -> Results:
             return measure.bash_in_sandbox(scripts[key])
 
         b3ns = measure.compare("bridge-3ns", run("bridge-3ns"), bash("bridge-3ns"), tool.cwd, plan.reps_3ns)
+        mininet = measure.Pair(skipped=measure.mininet_available())
+        if not mininet.skipped:
+            mininet = measure.compare("bridge-3ns against Mininet", run("bridge-3ns"), measure.MININET, tool.cwd,
+                                      plan.reps_3ns, expect=measure.MININET_PASSED, reference="mininet")
         sizes = {n: measure.compare(f"bridge-n N={n}", run("bridge-n", "--set", f"n={n}"), bash(n), tool.cwd,
                                     reps) for n, reps in plan.sizes.items()}
         crowd = measure.compare(f"{plan.crowd} x bridge-3ns at once", run("bridge-3ns"), bash("bridge-3ns"),
                                 tool.cwd, plan.reps_crowd, copies=plan.crowd)
-    alone, n_profile = measure.time_alone, ["bridge-n", "--set", f"n={plan.profile_n}"]
-    results = Results(
-        plan, b3ns, sizes, crowd,
-        print_times=alone("netlessons print bridge-3ns", tool("print", "bridge-3ns"), tool.cwd,
-                          plan.reps_cli),
-        list_times=alone("netlessons list", tool("list"), tool.cwd, plan.reps_cli),
-        python_start=alone("python -c pass", [tool.python, "-c", "pass"], tool.cwd, 5),
-        memory=measure.peak_memory(run("bridge-n", "--set", f"n={plan.rss_n}"), tool.cwd),
-        imports=measure.import_profile(tool),
-        profiles={f"bridge-n N={plan.profile_n}": measure.run_profile(tool, n_profile),
-                  "bridge-3ns": measure.run_profile(tool, ["bridge-3ns"])},
-        machine=measure.machine(tool, load_before), started=started)
+        alone, n_profile = measure.time_alone, ["bridge-n", "--set", f"n={plan.profile_n}"]
+        start_up = {}
+        for name in CLI:
+            for cold in (False, True):
+                label = f"netlessons {name} ({'cold' if cold else 'warm'} cache)"
+                start_up[name, cold] = alone(label, tool(*name.split()), tool.cwd, plan.reps_cli, cold)
+        results = Results(
+            plan, b3ns, sizes, crowd, mininet=mininet, start_up=start_up,
+            python_start=alone("python -c pass", [tool.python, "-c", "pass"], tool.cwd, 5),
+            memory=measure.peak_memory(run("bridge-n", "--set", f"n={plan.rss_n}"), tool.cwd),
+            imports={name: measure.import_profile(tool, tuple(name.split())) for name in CLI + ("run bridge-3ns",)},
+            profiles={f"bridge-n N={plan.profile_n}": measure.run_profile(tool, n_profile),
+                      "bridge-3ns": measure.run_profile(tool, ["bridge-3ns"])},
+            machine=measure.machine(tool, load_before), started=started)
     elapsed = time.perf_counter() - clock
     busy, ours = (after - before for after, before in zip(measure.cpu_seconds(), cpu_before, strict=True))
     results.minutes = elapsed / 60
@@ -77,9 +87,10 @@ def measure_all(tool: Netlessons, plan: Plan) -> Results:
     results.cpu = (f"of the {capacity:.0f} CPU-seconds the run lasted, {busy:.0f} were busy: {ours:.0f} "
                    f"in this benchmark's processes, {busy - ours:.0f} elsewhere (other processes, and kernel "
                    "work such as tearing down namespaces)")
-    if busy - ours > 0.1 * capacity:  # more than our own namespace teardown would explain
-        results.busy = (f"{busy - ours:.0f} of its {capacity:.0f} CPU-seconds went to work outside this "
-                        "benchmark's processes")
+    # Busy: more work elsewhere than our own namespace teardown would explain, or a load before we began.
+    if busy - ours > 0.1 * capacity or load_before[0] > 1.0:
+        results.busy = (f"load average {load_before[0]:.1f} before the run began; {busy - ours:.0f} of its "
+                        f"{capacity:.0f} CPU-seconds went to work outside this benchmark's processes")
     return results
 
 

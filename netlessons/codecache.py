@@ -295,22 +295,43 @@ def from_data(kind: Any, data: Any) -> Any:
     return _decoder(kind)(data)
 
 
+SCALARS = (str, int, bool, type(None))  # read as they are, once their type is checked (exactly: a bool is no int)
+
+
+def _scalars(kind: Any) -> frozenset[type] | None:
+    """The JSON types `kind` is made of when it is a scalar or a union of scalars, else None."""
+    if kind in SCALARS:
+        return frozenset([kind])
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and all(a in SCALARS for a in typing.get_args(kind)):
+        return frozenset(typing.get_args(kind))
+    return None
+
+
 @functools.cache
 def _decoder(kind: Any) -> Callable[[Any], Any]:
     """A function that checks and converts JSON data to `kind`, made once per type: a warm start reads
-    thousands of values, and deciding what each one should be only once keeps that under a few milliseconds."""
+    thousands of values, and deciding what each one should be only once keeps that under a few milliseconds.
+    Scalars are checked in line, without a call each: most of an entry is text and numbers."""
     if kind is Any:
         return lambda data: data
     if dataclasses.is_dataclass(kind):
         hints = typing.get_type_hints(kind)
-        parts = [(f.name, _decoder(hints[f.name])) for f in dataclasses.fields(kind)]
-        names = {name for name, _ in parts}
+        fields = [f.name for f in dataclasses.fields(kind)]
+        plain = [(name, types_) for name in fields if (types_ := _scalars(hints[name])) is not None]
+        parts = [(name, _decoder(hints[name])) for name in fields if _scalars(hints[name]) is None]
+        names = set(fields)
 
         def dataclass_(data: Any) -> Any:
             if type(data) is not dict or data.keys() != names:
                 raise ValueError(f"not a {kind.__name__}")
+            for name, allowed in plain:
+                if type(data[name]) not in allowed:
+                    raise ValueError(f"{kind.__name__}.{name} is not a {' or '.join(t.__name__ for t in allowed)}")
+            values = dict(data)
+            for name, decode in parts:
+                values[name] = decode(data[name])
             made = object.__new__(kind)  # as pickle does: these values passed __init__ when they were rendered
-            made.__dict__.update({name: decode(data[name]) for name, decode in parts})
+            made.__dict__.update(values)
             return made
         return dataclass_
     origin, args = typing.get_origin(kind), typing.get_args(kind)
@@ -326,6 +347,13 @@ def _decoder(kind: Any) -> Callable[[Any], Any]:
             raise ValueError(f"not a {kind}")
         return union
     if origin is tuple:
+        simple = _scalars(args[0])
+        if simple is not None:
+            def scalars(data: Any) -> tuple:
+                if type(data) is not list or any(type(v) not in simple for v in data):
+                    raise ValueError(f"not a {kind}")
+                return tuple(data)
+            return scalars
         item = _decoder(args[0])
         return lambda data: tuple(item(v) for v in _exactly(list, data))
     if origin is dict:
@@ -335,7 +363,7 @@ def _decoder(kind: Any) -> Callable[[Any], Any]:
         return lambda data: Path(_exactly(str, data))
     if kind is float:
         return lambda data: data if type(data) in (int, float) else _exactly(float, data)
-    if kind in (str, int, bool, type(None)):
+    if kind in SCALARS:
         return lambda data: _exactly(kind, data)
     raise TypeError(f"{kind} cannot be read from the cache")
 

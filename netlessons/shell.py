@@ -8,13 +8,14 @@ stay apart without starting a new shell per command (the idea comes from prysk).
 from __future__ import annotations
 
 import os
-import queue
 import secrets
+import selectors
 import signal
 import subprocess
 import sys
 import termios
 import time
+import weakref
 from pathlib import Path
 
 from netlessons.errors import EnvironmentProblem, SandboxDied
@@ -37,19 +38,29 @@ def lab_environment() -> dict[str, str]:
 
 
 class LabShell:
+    """One bash for the whole run. sh starts it, with three plain pipes as its stdin, stdout and stderr; this
+    class reads the two output pipes itself with `selectors` in the calling thread. (Handing sh callbacks costs
+    a reader thread per pipe and a queue hand-off per line: about twice the CPU per command.)"""
+
     def __init__(self, prefix: list[str], setup: str = "") -> None:
         import sh  # deferred: only commands that run something pay for its import
 
-        self._events: queue.Queue[tuple[str, str]] = queue.Queue()
-        self._stdin: queue.Queue[str | None] = queue.Queue()
-        self._stderr_tail: list[str] = []
+        child_in, self._stdin = os.pipe()
+        self._stdout, child_out = os.pipe()
+        self._stderr, child_err = os.pipe()
+        self._pending = {self._stdout: b"", self._stderr: b""}  # read after the last command's end marker
+        self._open = [self._stdin, self._stdout, self._stderr]  # ours to close, by close() or when collected
+        self._selector = selectors.PollSelector()
+        weakref.finalize(self, _close_all, self._open)
         # The lab's shell starts in /: the caller's folder may be hidden by the sandbox's private /tmp.
         argv = [*prefix, "bash", "--noprofile", "--norc"]
-        command = sh.Command(argv[0]).bake(*argv[1:])
-        self._process = command(
-            _in=self._stdin, _out=lambda line: self._events.put(("out", line)),
-            _err=lambda line: self._events.put(("err", line)), _bg=True, _bg_exc=False,
-            _tty_out=False, _in_bufsize=0, _new_session=True, _env=lab_environment(), _cwd="/")
+        try:
+            command = sh.Command(argv[0]).bake(*argv[1:])
+            self._process = command(_in=child_in, _out=child_out, _err=child_err, _bg=True, _bg_exc=False,
+                                    _new_session=True, _env=lab_environment(), _cwd="/")
+        finally:
+            _close_all([child_in, child_out, child_err])  # the shell holds its own copies
+        os.set_blocking(self._stdin, False)
         # As in the printed scripts, a pipeline fails when any part of it fails, not only the last.
         result = self.run("set -o pipefail\n" + setup, timeout=20)
         if result.status != 0:
@@ -71,37 +82,83 @@ class LabShell:
             return getattr(self._process, "exit_code", None)
 
     def run(self, command: str, timeout: float = 30.0) -> CommandResult:
-        salt = "NL" + secrets.token_hex(8)
-        self._stdin.put(f"{{ {command}\n}} </dev/null\nprintf '%s %d\\n' {salt} $?\nprintf '%s\\n' {salt} >&2\n")
-        out: list[str] = []
-        err: list[str] = []
-        status: int | None = None
-        err_done = False
+        if self._stdin not in self._open:
+            raise SandboxDied("the lab's shell was closed", status=self.exit_code())
+        marker = "NL" + secrets.token_hex(8)
+        text = f"{{ {command}\n}} </dev/null\nprintf '%s %d\\n' {marker} $?\nprintf '%s\\n' {marker} >&2\n"
+        salt, unsent = marker.encode(), text.encode()
         start = time.perf_counter()
         deadline = start + timeout
-        while status is None or not err_done:
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                self.kill()
-                return CommandResult(command, 124, "".join(out), "".join(err), time.perf_counter() - start, True)
-            try:
-                stream, chunk = self._events.get(timeout=min(remaining, 0.25))
-            except queue.Empty:
-                if not self.alive():
-                    code, text = self.exit_code(), "".join(err)
-                    raise SandboxDied("the lab's shell ended unexpectedly: " + (text.strip() or f"exit status {code}"),
-                                      status=code, stderr=text) from None
-                continue
-            position = chunk.find(salt)
-            if position < 0:
-                (out if stream == "out" else err).append(chunk)
-                continue
-            (out if stream == "out" else err).append(chunk[:position])
-            if stream == "out":
-                status = int(chunk[position + len(salt):].split()[0])
-            else:
-                err_done = True
-        return CommandResult(command, status, "".join(out), "".join(err), time.perf_counter() - start)
+        ends: dict[int, int] = {}  # pipe → where its end marker starts in what was read
+        read = dict(self._pending)
+        selector = self._selector  # a poll set: registering costs no system call, unlike epoll's
+        try:
+            for fd in (self._stdout, self._stderr):
+                selector.register(fd, selectors.EVENT_READ)
+                self._found(read, fd, salt, ends, 0)
+            unsent = self._send(unsent, read)
+            if unsent:  # the rest as the shell reads it: it may be writing output meanwhile
+                selector.register(self._stdin, selectors.EVENT_WRITE)
+            while len(ends) < 2:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    self.kill()
+                    out, err = (read[fd].decode(errors="replace") for fd in (self._stdout, self._stderr))
+                    return CommandResult(command, 124, out, err, time.perf_counter() - start, True)
+                ready = selector.select(min(remaining, 0.25))
+                if not ready and not self.alive():
+                    self._died(read)
+                for key, _ in ready:
+                    if key.fd == self._stdin:
+                        unsent = self._send(unsent, read)
+                        if not unsent:
+                            selector.unregister(self._stdin)
+                        continue
+                    chunk = os.read(key.fd, 65536)
+                    if not chunk:  # the shell closed its end: it has ended, or is ending
+                        self._died(read)
+                    read[key.fd] += chunk
+                    self._found(read, key.fd, salt, ends, len(read[key.fd]) - len(chunk))
+        finally:
+            for fd in list(selector.get_map()):
+                selector.unregister(fd)
+        out_end = read[self._stdout].index(b"\n", ends[self._stdout]) + 1
+        err_end = ends[self._stderr] + len(salt) + 1
+        status = int(read[self._stdout][ends[self._stdout] + len(salt):out_end].split()[0])
+        self._pending = {self._stdout: read[self._stdout][out_end:], self._stderr: read[self._stderr][err_end:]}
+        out = read[self._stdout][:ends[self._stdout]].decode(errors="replace")
+        err = read[self._stderr][:ends[self._stderr]].decode(errors="replace")
+        return CommandResult(command, status, out, err, time.perf_counter() - start)
+
+    def _send(self, data: bytes, read: dict[int, bytes]) -> bytes:
+        """Write what the pipe to the shell takes now; the rest."""
+        try:
+            return data[os.write(self._stdin, data):]
+        except BlockingIOError:
+            return data
+        except BrokenPipeError:
+            self._died(read)
+            raise
+
+    def _found(self, read: dict[int, bytes], fd: int, salt: bytes, ends: dict[int, int], new: int) -> None:
+        """Note where a pipe's end marker is, once it has come whole (stdout's carries the status after it);
+        `new`: where the text not yet searched begins. A pipe whose marker has come is read no further."""
+        if fd in ends:
+            return
+        # A marker line may span two reads: look again from far enough back for the marker, its status and more.
+        position = read[fd].find(salt, max(new - len(salt) - 24, 0))
+        if position >= 0 and b"\n" in read[fd][position:]:
+            ends[fd] = position
+            self._selector.unregister(fd)
+
+    def _died(self, read: dict[int, bytes]) -> None:
+        for _ in range(100):  # the pipes close a moment before the process is seen to end
+            if not self.alive():
+                break
+            time.sleep(0.01)
+        code, text = self.exit_code(), read[self._stderr].decode(errors="replace")
+        raise SandboxDied("the lab's shell ended unexpectedly: " + (text.strip() or f"exit status {code}"),
+                          status=code, stderr=text) from None
 
     def lab_pid(self) -> int:
         """The process whose namespaces are the lab's: the bash that unshare forked, or this shell itself."""
@@ -152,8 +209,9 @@ class LabShell:
         """End of input ends the shell (and with it a sandbox's PID namespace). No waiting: sh notices a
         finished process only every 0.1 s, and nothing here needs to know. What a kept host-mode lab
         started in the background (a server) lives on, as the learner asked."""
-        if self.alive():
-            self._stdin.put(None)
+        if self._stdin in self._open:
+            self._open.remove(self._stdin)
+            os.close(self._stdin)
 
     def __enter__(self) -> "LabShell":
         return self
@@ -200,3 +258,9 @@ def run_once(argv: list[str], timeout: float = 10.0) -> CommandResult:
         return CommandResult(" ".join(argv), 127, "", f"{argv[0]}: not found", time.perf_counter() - start)
     except sh.TimeoutException:
         return CommandResult(" ".join(argv), 124, "", "timed out", time.perf_counter() - start, True)
+
+
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        fd = fds.pop()
+        os.close(fd)
