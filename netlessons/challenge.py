@@ -123,6 +123,8 @@ def _route_fault(goal: Goal, check: dict[str, Any]) -> Fault:
     """A route deleted: put back with its gateway and device as the goal names them."""
     ip, target = _ip(check), shlex.quote(str(check["route"]))
     how = "".join(f" {key} {shlex.quote(str(check[key]))}" for key in ("via", "dev") if check.get(key))
+    if check.get("via") and check.get("dev"):
+        how += " onlink"  # flannel's routes to other nodes' subnets go via an address no link has: onlink
     where = f" in {check['in']}" if check.get("in") else ""
     label = "default" if check["route"] == "default" else str(check["route"]).replace("/", "-").replace(".", "-")
     name = f"no-route-{label}" + (f"-{check['in']}" if check.get("in") else "")

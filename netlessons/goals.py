@@ -18,7 +18,7 @@ import re
 import secrets
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from netlessons import checks
@@ -79,8 +79,28 @@ def _reach_words(step: Step) -> tuple[str, str]:
     return f"{who} can reach {target}", f"{who} cannot reach {target}"
 
 
-def derive(steps: Iterable[Step]) -> list[Goal]:
-    """The goals of these steps (see the module's text)."""
+_SHELL_PLUMBING = re.compile(r"[;&|\n`]|\$\(")
+# The same request repeated, its answers counted: the lab's shell runs with pipefail, so the last request decides.
+_REPEATED = re.compile(r"^for _ in \$\(seq \d+\); do (?:ip netns exec \S+ )?curl [^;&|`]*; done(?: \| [^;&`]*)?$")
+
+
+def _one_reach(command: str) -> bool:
+    """Whether a command is one ping, request or lookup (or one request repeated) and nothing else. `|| true`,
+    or a counter read around a ping, says something else (a failure shown on purpose, a count) and exits 0
+    either way: no goal to grade."""
+    command = command.strip()
+    if "||" in command:
+        return False
+    if _REPEATED.match(command):
+        return True
+    if _SHELL_PLUMBING.search(command):
+        return False
+    return bool(LOOKUP.match(command) or re.match(r"^(?:ip netns exec \S+ )?(?:ping|curl)\b", command))
+
+
+def derive(steps: Iterable[Step], stated: frozenset[str] = frozenset()) -> list[Goal]:
+    """The goals of these steps (see the module's text). The requests of the lessons in `stated` are left out:
+    those lessons say their own goals."""
     state: dict[tuple, dict[str, Any]] = {}
     reach: dict[str, Goal] = {}
     for step in steps:
@@ -97,8 +117,7 @@ def derive(steps: Iterable[Step]) -> list[Goal]:
                 state[key] = dict(check)
             else:
                 state[key] = {**earlier, **{k: v for k, v in check.items() if v != ""}}
-        reaches = any(tool in step.needs for tool in REACH_TOOLS) or LOOKUP.match(step.command.strip())
-        if step.expect.status == 0 and reaches and "&" not in step.command:
+        if step.expect.status == 0 and step.lesson not in stated and _one_reach(step.command):
             name, failed = _reach_words(step)
             reach.setdefault(step.command, Goal(name, command=step.command, failed_words=failed))
     kept = list(state.values())
@@ -146,7 +165,13 @@ def goals_of(rendered: RenderedLesson, count: int | None = None) -> list[Goal]:
     count = len(rendered.steps) if count is None else count
     if rendered.lesson.goals and count == len(rendered.steps):
         return declared(rendered)
-    return derive(rendered.steps[:count])
+    steps = rendered.steps[:count]
+    # A prerequisite that states its goals, built whole: its goals for what its requests showed. A request that
+    # held halfway through it (pod1 calls a Service before pod1 is behind it) need not hold at its end.
+    built = {step.lesson for step in steps} - {step.lesson for step in rendered.steps[count:]}
+    stated = [p for p in rendered.prerequisites if p.goals and p.id in built]
+    reach = [goal for p in stated for goal in declared(replace(rendered, lesson=p)) if goal.command]
+    return derive(steps, frozenset(p.id for p in stated)) + reach
 
 
 def _read_state(run: Run, state: list[dict[str, Any]]) -> list[checks.Verdict]:

@@ -28,6 +28,7 @@ from netlessons.lesson import Capture, Expectation, FaultSpec, GoalSpec, Lesson,
 
 FLAVORS = ("brctl", "iproute2")
 LESSON_ID = re.compile(r"[a-z0-9][a-z0-9-]*")
+FAULT_NAME = re.compile(r"[a-z0-9][a-z0-9.-]*")  # a derived fault carries an interface's name: down-flannel.1
 
 # What a handout may leave unmasked: by default random MAC addresses and timings are masked, so that a
 # handout is the same file on every run; a lesson that sets its MACs itself may show them.
@@ -508,8 +509,9 @@ def _faults(src: _Source, data: dict, errors: list) -> tuple[FaultSpec, ...]:
     for _, table, where, line in _tables(src, data, "faults", errors):
         _check_keys(src, table, FAULT_KEYS, where, line, errors)
         name = _text(src, table, "name", where, line, errors)
-        if name and not LESSON_ID.fullmatch(name):
-            errors.append(src.error("a fault's name is lower-case letters, digits and '-'", f"{where}.name", line))
+        if name and not FAULT_NAME.fullmatch(name):
+            errors.append(src.error("a fault's name is lower-case letters, digits, '-' and '.' (as in "
+                                    "down-flannel.1)", f"{where}.name", line))
         if name in {f.name for f in found}:
             errors.append(src.error(f"fault name {name!r} is used twice", f"{where}.name", line))
         difficulty = _text(src, table, "difficulty", where, line, errors, required=False, default="medium")

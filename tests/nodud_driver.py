@@ -1,8 +1,9 @@
 """The no-dud check of a lesson's faults, as a module that runs alone (`python -m nodud_driver LESSON...`), so that
 the suite can run it as an ordinary user too: it imports only netlessons. For each lesson it builds the lab once
-in the sandbox and, for every fault (declared and derived): the fault breaks the goal it names; the fix of each
-other declared fault leaves the lab broken; its own fix brings every goal back. Then every pair of declared
-faults, as `--faults 2` injects them. One JSON line per lesson.
+in the sandbox and, for every fault (declared and derived): the fault breaks the goal it names; the fixes of
+the other declared faults, all applied, leave the lab broken (so none of them repairs it); its own fix brings
+every goal back. Then every pair of declared faults a seed can pick, as `--faults 2` injects them. One JSON
+line per lesson.
 """
 
 from __future__ import annotations
@@ -55,29 +56,30 @@ def problems_of(lesson_id: str) -> list[str]:
                 return [f"{fault.name}: cannot be injected: {injected.output.strip()}"]
             if not still_fails(fault.breaks):
                 return [f"{fault.name} leaves {fault.breaks!r} met"]
-            if not fault.derived:
-                for other in own:
-                    if other is not fault:  # another fault's fix must not repair this one
-                        run(other.fix)
-                        if not still_fails(fault.breaks) and not failing():
-                            return [f"the fix of {other.name} repairs {fault.name}"]
+            others = [other for other in own if other is not fault] if not fault.derived else []
+            if others:  # the other faults' fixes, all of them, must not repair this one
+                for other in others:
+                    run(other.fix)
+                if not still_fails(fault.breaks) and not failing():
+                    return [f"the fixes of {', '.join(o.name for o in others)} repair {fault.name}"]
             fixed = run(fault.fix)
             if fixed.status != 0:
                 return [f"{fault.name}: its fix fails: {fixed.output.strip()}"]
             left = failing()
             if left:
                 return [f"the fix of {fault.name} leaves the lab broken: {left}"]
-        # Incidents (--faults 2): every pair of declared faults injects in the order the lesson declares them,
-        # and their fixes, the last injected first, repair both.
-        for index, first in enumerate(own):
-            for second in own[index + 1:]:
-                pair = f"{first.name} + {second.name}"
-                for command in (first.inject, second.inject, second.fix, first.fix):
-                    done = run(command)
-                    if done.status != 0:
-                        return [f"incident {pair}: {command!r} fails: {done.output.strip()}"]
-                if still_fails(first.breaks) or still_fails(second.breaks):
-                    return [f"incident {pair}: the fixes leave it broken"]
+        # Incidents (--faults 2): every pair a seed can pick (two faults that break different goals, where the
+        # lesson has such pairs) injects in the order the lesson declares them, and their fixes, the last
+        # injected first, repair both.
+        pairs = [(first, second) for index, first in enumerate(own) for second in own[index + 1:]]
+        for first, second in [(a, b) for a, b in pairs if a.breaks != b.breaks] or pairs:
+            pair = f"{first.name} + {second.name}"
+            for command in (first.inject, second.inject, second.fix, first.fix):
+                done = run(command)
+                if done.status != 0:
+                    return [f"incident {pair}: {command!r} fails: {done.output.strip()}"]
+            if still_fails(first.breaks) or still_fails(second.breaks):
+                return [f"incident {pair}: the fixes leave it broken"]
         left = failing()
         return [f"after the incidents the lab misses goals: {left}"] if left else []
     finally:

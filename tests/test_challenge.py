@@ -11,11 +11,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -31,36 +28,16 @@ def _failing(verdicts) -> list[str]:
     return [v.goal.name for v in verdicts if not v.passed]
 
 
-@pytest.fixture(scope="module")
-def no_dud_as_nobody(request, ordinary_user_tmp) -> Iterator[subprocess.Popen | None]:
-    """The no-dud check of every lesson as an ordinary user (nobody), one process in the background: it starts
-    with the first root no-dud test and runs beside the root ones (a lab spends most of its time waiting for
-    pings and requests that time out); test_no_dud_faults_as_an_ordinary_user waits for it. Not started when
-    that test is not selected."""
-    if not any(item.originalname == "test_no_dud_faults_as_an_ordinary_user" for item in request.session.items):
-        yield None
-        return
-    site = request.getfixturevalue("ordinary_user_copy")
-    shutil.copy(ROOT / "tests" / "nodud_driver.py", site / "nodud_driver.py")
-    (site / "nodud_driver.py").chmod(0o644)
-    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(site), "HOME": "/tmp", "LANG": "C.UTF-8",
-           "NETLESSONS_CACHE_DIR": ""}
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen([*prefix, python, "-m", "nodud_driver", *LESSONS_WITH_FAULTS], stdout=out,
-                                   stderr=err, stdin=subprocess.DEVNULL, env=env, cwd="/", start_new_session=True)
-        process.outputs = (out, err)  # type: ignore[attr-defined]
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+@pytest.fixture(scope="session")
+def nodud_site(ordinary_user_copy) -> Path:
+    """The project as an ordinary user can import it, with the no-dud driver beside it."""
+    shutil.copy(ROOT / "tests" / "nodud_driver.py", ordinary_user_copy / "nodud_driver.py")
+    (ordinary_user_copy / "nodud_driver.py").chmod(0o644)
+    return ordinary_user_copy
 
 
 @pytest.mark.parametrize("lesson", LESSONS_WITH_FAULTS)
-def test_no_dud_faults(lesson, host_unchanged, no_dud_as_nobody):
+def test_no_dud_faults(lesson, host_unchanged):
     from tests.nodud_driver import problems_of
 
     assert problems_of(lesson) == []
@@ -219,15 +196,15 @@ def test_handout_is_built_from_the_seeds_alone(tmp_path):
     assert wrong.returncode == 2 and "--format" in wrong.stderr and not wrong.stdout
 
 
-def test_no_dud_faults_as_an_ordinary_user(no_dud_as_nobody, host_unchanged):
-    """The same check for every lesson, run as nobody (started in the background by the root no-dud tests)."""
-    process = no_dud_as_nobody
-    process.wait(timeout=1800)
-    out, err = process.outputs
-    out.seek(0)
-    err.seek(0)
-    verdicts = [json.loads(line) for line in out.read().splitlines() if line.startswith("{")]
-    print("as nobody:", ", ".join(f"{v['lesson']} {v['seconds']} s" for v in verdicts))  # the cost, with -rP
-    assert [v["lesson"] for v in verdicts] == LESSONS_WITH_FAULTS, err.read()[-3000:]
-    assert {v["lesson"]: v["problems"] for v in verdicts if v["problems"]} == {}
-    assert process.returncode == 0
+@pytest.mark.parametrize("lesson", LESSONS_WITH_FAULTS)
+def test_no_dud_faults_as_an_ordinary_user(lesson, nodud_site, host_unchanged):
+    """The same check as nobody, in a process of its own (one per lesson, so that the test workers share them)."""
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(nodud_site), "HOME": "/tmp",
+           "LANG": "C.UTF-8", "NETLESSONS_CACHE_DIR": ""}
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    done = subprocess.run([*prefix, python, "-m", "nodud_driver", lesson], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=env, cwd="/", timeout=1200)
+    verdicts = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [v["lesson"] for v in verdicts] == [lesson], done.stderr[-3000:]
+    assert verdicts[0]["problems"] == [] and done.returncode == 0
