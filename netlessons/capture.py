@@ -68,6 +68,10 @@ stop = []
 parent = int(os.environ.get("NETLESSONS_LAB_SHELL") or os.getppid())
 for sig in (signal.SIGTERM, signal.SIGINT):
     signal.signal(sig, lambda *_: stop.append(1))
+# A signal also writes to this pipe, so that the wait below ends at once instead of at its next timeout.
+wake_r, wake_w = os.pipe()
+os.set_blocking(wake_w, False)
+signal.set_wakeup_fd(wake_w)
 # tcpdump leaves Ctrl-C to the agent, which ends its stream: so it decodes every packet sent, and ends cleanly.
 child = subprocess.Popen(decoder + ([expression] if expression else []), stdin=subprocess.PIPE,
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
@@ -87,7 +91,7 @@ try:
     pipe.flush()
     print("listening on " + iface, file=sys.stderr, flush=True)
     while not stop and child.poll() is None and time.monotonic() < deadline and os.getppid() == parent:
-        if select.select([sock], [], [], min(0.05, max(deadline - time.monotonic(), 0)))[0]:
+        if sock in select.select([sock, wake_r], [], [], min(0.05, max(deadline - time.monotonic(), 0)))[0]:
             write(*sock.recvmsg(262144, 64)[:2])
     sock.setblocking(False)
     while child.poll() is None:  # what the socket holds already belongs to the capture

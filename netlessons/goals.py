@@ -119,7 +119,7 @@ def derive(steps: Iterable[Step], stated: frozenset[str] = frozenset()) -> list[
                 state[key] = {**earlier, **{k: v for k, v in check.items() if v != ""}}
         if step.expect.status == 0 and step.lesson not in stated and _one_reach(step.command):
             name, failed = _reach_words(step)
-            reach.setdefault(step.command, Goal(name, command=step.command, failed_words=failed))
+            reach.setdefault(name, Goal(name, command=step.command, failed_words=failed))
     kept = list(state.values())
     kept = [c for c in kept if not any(c is not o and c.items() <= o.items() for o in kept)]  # says nothing more
     goals = [Goal(checks.describe(check), state=(check,)) for check in kept]

@@ -63,6 +63,11 @@ ip netns exec node1 ip link set eth0 up
 ip netns exec outside ip addr add 203.0.113.2/24 dev eth0
 ip netns exec outside ip link set eth0 up
 
+# Reverse-path filter off in outside: conf.all.rp_filter = 0
+ip netns exec outside sysctl -w net.ipv4.conf.all.rp_filter=0
+# Reverse-path filter off in outside: conf.eth0.rp_filter = 0
+ip netns exec outside sysctl -w net.ipv4.conf.eth0.rp_filter=0
+
 # Start a tiny web server in outside
 mkdir -p "$LAB"/www-web
 ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory "$LAB"/www-web >"$LAB"/web.log 2>&1 &
@@ -75,11 +80,23 @@ ip netns exec node1 sysctl -w net.ipv4.ip_forward=0
 # Ping the outside from the pod: it fails
 ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
 
+# Yet the pod reaches node1's own outside address 203.0.113.1
+ip netns exec pod1 ping -c 1 -w 3 203.0.113.1
+
 # Switch IP forwarding on
 ip netns exec node1 sysctl -w net.ipv4.ip_forward=1
 
 # Ping again: it still fails
 ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# For a moment, a strict reverse-path filter on outside's eth0
+ip netns exec outside sysctl -w net.ipv4.conf.eth0.rp_filter=1
+
+# Ping again: the request now dies on arrival
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# Reverse-path filter off again on outside's eth0
+ip netns exec outside sysctl -w net.ipv4.conf.eth0.rp_filter=0
 
 # Masquerade traffic from the pods that leaves the pod network
 ip netns exec node1 iptables -t nat -A POSTROUTING -s 10.244.1.0/24 '!' -o cni0 -j MASQUERADE
@@ -162,6 +179,22 @@ ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http:/
 
 # pod2 now sees pod1's own address
 cat "$LAB"/web-pod2.log
+
+# pod1 pings pod2: the reply arrives with ttl=62
+ip netns exec pod1 ping -c 1 -w 3 10.244.2.2
+
+# Hop 1 from pod1 to pod2: who answers?
+ip netns exec pod1 ping -c 1 -W 1 -t 1 10.244.2.2 || echo "(failed, as this step expects)"
+# Hop 2 from pod1 to pod2: who answers?
+ip netns exec pod1 ping -c 1 -W 1 -t 2 10.244.2.2 || echo "(failed, as this step expects)"
+
+# pod2 pings pod1: the other direction, without any NAT
+ip netns exec pod2 ping -c 1 -w 3 10.244.1.2
+
+# Hop 1 from pod2 to pod1: who answers?
+ip netns exec pod2 ping -c 1 -W 1 -t 1 10.244.1.2 || echo "(failed, as this step expects)"
+# Hop 2 from pod2 to pod1: who answers?
+ip netns exec pod2 ping -c 1 -W 1 -t 2 10.244.1.2 || echo "(failed, as this step expects)"
 
 # === A Service's ClusterIP, the way kube-proxy's iptables mode builds it ===
 

@@ -64,6 +64,11 @@ ip netns exec node1 ip link set eth0 up
 ip netns exec outside ip addr add 203.0.113.2/24 dev eth0
 ip netns exec outside ip link set eth0 up
 
+# Reverse-path filter off in outside: conf.all.rp_filter = 0
+ip netns exec outside sysctl -w net.ipv4.conf.all.rp_filter=0
+# Reverse-path filter off in outside: conf.eth0.rp_filter = 0
+ip netns exec outside sysctl -w net.ipv4.conf.eth0.rp_filter=0
+
 # Start a tiny web server in outside
 mkdir -p "$LAB"/www-web
 ip netns exec outside python3 -m http.server 8080 --bind 0.0.0.0 --directory "$LAB"/www-web >"$LAB"/web.log 2>&1 &
@@ -76,11 +81,23 @@ ip netns exec node1 sysctl -w net.ipv4.ip_forward=0
 # Ping the outside from the pod: it fails
 ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
 
+# Yet the pod reaches node1's own outside address 203.0.113.1
+ip netns exec pod1 ping -c 1 -w 3 203.0.113.1
+
 # Switch IP forwarding on
 ip netns exec node1 sysctl -w net.ipv4.ip_forward=1
 
 # Ping again: it still fails
 ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# For a moment, a strict reverse-path filter on outside's eth0
+ip netns exec outside sysctl -w net.ipv4.conf.eth0.rp_filter=1
+
+# Ping again: the request now dies on arrival
+ip netns exec pod1 ping -c 1 -W 1 203.0.113.2 || echo "(failed, as this step expects)"
+
+# Reverse-path filter off again on outside's eth0
+ip netns exec outside sysctl -w net.ipv4.conf.eth0.rp_filter=0
 
 # Masquerade traffic from the pods that leaves the pod network
 ip netns exec node1 iptables -t nat -A POSTROUTING -s 10.244.1.0/24 '!' -o cni0 -j MASQUERADE
@@ -164,6 +181,22 @@ ip netns exec pod1 curl -sS --max-time 2 -o /dev/null -w '%{http_code}\n' http:/
 # pod2 now sees pod1's own address
 cat "$LAB"/web-pod2.log
 
+# pod1 pings pod2: the reply arrives with ttl=62
+ip netns exec pod1 ping -c 1 -w 3 10.244.2.2
+
+# Hop 1 from pod1 to pod2: who answers?
+ip netns exec pod1 ping -c 1 -W 1 -t 1 10.244.2.2 || echo "(failed, as this step expects)"
+# Hop 2 from pod1 to pod2: who answers?
+ip netns exec pod1 ping -c 1 -W 1 -t 2 10.244.2.2 || echo "(failed, as this step expects)"
+
+# pod2 pings pod1: the other direction, without any NAT
+ip netns exec pod2 ping -c 1 -w 3 10.244.1.2
+
+# Hop 1 from pod2 to pod1: who answers?
+ip netns exec pod2 ping -c 1 -W 1 -t 1 10.244.1.2 || echo "(failed, as this step expects)"
+# Hop 2 from pod2 to pod1: who answers?
+ip netns exec pod2 ping -c 1 -W 1 -t 2 10.244.1.2 || echo "(failed, as this step expects)"
+
 # === Builds on clusterip-kube-proxy: A Service's ClusterIP, the way kube-proxy's iptables mode builds it ===
 
 # A web server in pod1 that answers 'pod1'
@@ -199,7 +232,7 @@ ip netns exec node1 iptables -t nat -A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000
 # KUBE-POSTROUTING: masquerade marked packets
 ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -m mark '!' --mark 0x4000/0x4000 -j RETURN
 ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0
-ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -j MASQUERADE
+ip netns exec node1 iptables -t nat -A KUBE-POSTROUTING -j MASQUERADE --random-fully
 
 # Hook the chains into PREROUTING
 ip netns exec node1 iptables -t nat -I PREROUTING 1 -j KUBE-SERVICES
@@ -211,8 +244,12 @@ ip netns exec node1 iptables -t nat -I POSTROUTING 1 -j KUBE-POSTROUTING
 # KUBE-SERVICES: 10.96.0.100:80 belongs to KUBE-SVC-WEB
 ip netns exec node1 iptables -t nat -A KUBE-SERVICES -d 10.96.0.100/32 -p tcp --dport 80 -j KUBE-SVC-WEB
 
+# KUBE-SEP-POD1: mark the endpoint calling itself
+ip netns exec node1 iptables -t nat -A KUBE-SEP-POD1 -s 10.244.1.2/32 -j KUBE-MARK-MASQ
 # KUBE-SEP-POD1: DNAT to 10.244.1.2:9376
 ip netns exec node1 iptables -t nat -A KUBE-SEP-POD1 -p tcp -j DNAT --to-destination 10.244.1.2:9376
+# KUBE-SEP-POD2: mark the endpoint calling itself
+ip netns exec node1 iptables -t nat -A KUBE-SEP-POD2 -s 10.244.2.2/32 -j KUBE-MARK-MASQ
 # KUBE-SEP-POD2: DNAT to 10.244.2.2:9376
 ip netns exec node1 iptables -t nat -A KUBE-SEP-POD2 -p tcp -j DNAT --to-destination 10.244.2.2:9376
 
@@ -227,6 +264,12 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB '!' -s 10.244.0.0/16 -d 10.9
 ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 for _ in $(seq 3); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort | uniq -c
 
+# pod1 calls the ClusterIP 3 times: PREROUTING, and the nat table sees each connection once
+for _ in $(seq 3); do ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.100/; done | sort | uniq -c
+
+# node1's connection table: the decisions, kept per connection
+ip netns exec node1 grep 'dst=10.96.0.100 ' /proc/net/nf_conntrack | sed -E 's/.*(src=[^ ]+ dst=[^ ]+) sport=[0-9]+ (dport=[0-9]+) (src=[^ ]+ dst=[^ ]+ sport=[0-9]+).*/\1 \2 \3/' | sort -u
+
 # Both pods behind the Service
 ip netns exec node1 iptables -t nat -F KUBE-SVC-WEB
 ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB '!' -s 10.244.0.0/16 -d 10.96.0.100/32 -p tcp --dport 80 -j KUBE-MARK-MASQ
@@ -236,11 +279,31 @@ ip netns exec node1 iptables -t nat -A KUBE-SVC-WEB -j KUBE-SEP-POD2
 # 40 requests to the ClusterIP: both pods answer
 for _ in $(seq 40); do ip netns exec node1 curl -sS --max-time 2 http://10.96.0.100/; done | sort -u
 
+# The Service chain with its counters
+ip netns exec node1 iptables -t nat -L KUBE-SVC-WEB -v -n -x | awk '$3 == "KUBE-MARK-MASQ" {print "first rule (mark for masquerade): " $1 " packets"} $3 ~ /^KUBE-SEP-/ {n += $1; if ($1 > 0) used++} END {print "KUBE-SEP-POD1 + KUBE-SEP-POD2: " n " packets, " used " endpoints used"}'
+
 # The Service chain as iptables shows it
 ip netns exec node1 iptables -t nat -S KUBE-SVC-WEB
 
 # Ping the ClusterIP: nothing answers
 ip netns exec node1 ping -c 1 -W 1 10.96.0.100 || echo "(failed, as this step expects)"
+
+# Bind 10.96.0.100 to node1's loopback, as IPVS mode binds it to kube-ipvs0: the ping answers
+ip netns exec node1 ip addr add 10.96.0.100/32 dev lo && ip netns exec pod1 ping -c 1 -w 3 10.96.0.100; ip -n node1 addr del 10.96.0.100/32 dev lo
+
+# A Service 10.96.0.200 without endpoints: filter chain
+ip netns exec node1 iptables -t filter -N KUBE-SERVICES
+# A Service 10.96.0.200 without endpoints: hook OUTPUT
+ip netns exec node1 iptables -t filter -I OUTPUT 1 -m conntrack --ctstate NEW -j KUBE-SERVICES
+# A Service 10.96.0.200 without endpoints: hook FORWARD
+ip netns exec node1 iptables -t filter -I FORWARD 1 -m conntrack --ctstate NEW -j KUBE-SERVICES
+# A Service 10.96.0.200 without endpoints: REJECT
+ip netns exec node1 iptables -t filter -A KUBE-SERVICES -d 10.96.0.200/32 -p tcp -m comment --comment 'default/empty has no endpoints' -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable
+
+# node1 calls 10.96.0.200: refused at once
+ip netns exec node1 curl -sS --max-time 2 http://10.96.0.200/ || echo "(failed, as this step expects)"
+# pod1 calls 10.96.0.200: refused at once
+ip netns exec pod1 curl -sS --max-time 2 http://10.96.0.200/ || echo "(failed, as this step expects)"
 
 # === NodePort from outside, and a pod that reaches itself through its own Service (hairpin) ===
 
