@@ -154,9 +154,11 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
     lines += list(records)
     for index, _ in enumerate(places(step.capture)):
         base = f'"$LAB"/capture-{step.id}-{index}'
-        lines.append(f"__nl_i=0; until grep -q '^listening on' {base}.err; do "
-                     f"kill -0 \"$__nl_capture{index}\" 2>/dev/null && [ $__nl_i -lt 3000 ] || break; "
-                     "__nl_i=$((__nl_i + 1)); sleep 0.01; done")
+        # Up to 20 s by the clock (not by a count of rounds, which a loaded machine stretches), well inside the
+        # 30 s the start command may take: a slow agent is reported, it does not cost the lab's shell.
+        lines.append(f"__nl_end=$((SECONDS + 20)); until grep -q '^listening on' {base}.err; do "
+                     f"kill -0 \"$__nl_capture{index}\" 2>/dev/null && [ $SECONDS -lt $__nl_end ] || break; "
+                     "sleep 0.01; done")
         lines.append(f"grep -q '^listening on' {base}.err || {{ grep -v '^listening on' {base}.err | tail -n 1; "
                      "__nl_failed=1; }")
     lines.append('[ -z "$__nl_failed" ]')

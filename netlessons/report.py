@@ -80,7 +80,9 @@ class LiveView:
                 else f"[{label}]")
         head = f"{head} {mark} {outcome.result.duration * 1000:6.0f} ms  "
         indent = len(head) - (len(mark) - 4)  # the colour codes take no room on the screen
-        lines = command_lines(step.command, self.columns, indent)
+        # On a terminal the note that the failure was expected keeps its room: the command gives way.
+        columns = self.columns - len(expected_failure) if self.columns is not None else None
+        lines = command_lines(step.command, columns, indent)
         lines[0] = head + lines[0]
         lines[-1] += expected_failure
         out = lines

@@ -121,7 +121,7 @@ ip netns exec pod2 ping -c 1 -w 3 10.244.1.1
 ip netns exec node1 env CNI_COMMAND=DEL CNI_CONTAINERID=pod2 CNI_NETNS=/run/netns/pod2 CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni /usr/lib/cni/bridge <<NETLESSONS_JSON
 {"cniVersion": "1.0.0", "name": "cbr0", "type": "bridge", "isGateway": true, "isDefaultGateway": true, "hairpinMode": true, "ipMasq": false, "mtu": 1450, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]], "dataDir": "$LAB/cni", "routes": [{"dst": "10.244.0.0/16"}]}}
 NETLESSONS_JSON
-ls "$LAB"/cni/cbr0
+ls "$LAB"/cni/cbr0 && ip netns del pod2
 
 # === A CNI plugin chain: bridge, then portmap for a hostPort, then bandwidth ===
 
