@@ -156,10 +156,12 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
         base = f'"$LAB"/capture-{step.id}-{index}'
         # Up to 20 s by the clock (not by a count of rounds, which a loaded machine stretches), well inside the
         # 30 s the start command may take: a slow agent is reported, it does not cost the lab's shell.
-        lines.append(f"__nl_end=$((SECONDS + 20)); until grep -q '^listening on' {base}.err; do "
+        # The agent and tcpdump share the .err file, and tcpdump writes its "reading from file -, link-type …" in
+        # pieces: the agent's line may land in the middle of tcpdump's, so it is looked for anywhere in a line.
+        lines.append(f"__nl_end=$((SECONDS + 20)); until grep -q 'listening on ' {base}.err; do "
                      f"kill -0 \"$__nl_capture{index}\" 2>/dev/null && [ $SECONDS -lt $__nl_end ] || break; "
                      "sleep 0.01; done")
-        lines.append(f"grep -q '^listening on' {base}.err || {{ grep -v '^listening on' {base}.err | tail -n 1; "
+        lines.append(f"grep -q 'listening on ' {base}.err || {{ grep -v 'listening on ' {base}.err | tail -n 1; "
                      "__nl_failed=1; }")
     lines.append('[ -z "$__nl_failed" ]')
     return "__nl_failed=\n" + "\n".join(lines)
