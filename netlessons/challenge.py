@@ -113,16 +113,19 @@ def _through(route: dict[str, Any], link: dict[str, Any], goals: list[Goal]) -> 
         return False
 
 
+def _route_how(check: dict[str, Any]) -> str:
+    """A goal's route as `ip route` takes it after the destination: its gateway and device, as the goal names them."""
+    return "".join(f" {key} {shlex.quote(str(check[key]))}" for key in ("via", "dev") if check.get(key))
+
+
 def _route_back(check: dict[str, Any]) -> str:
     """The command that puts a route of the goals back (whether or not it is there)."""
-    how = "".join(f" {key} {shlex.quote(str(check[key]))}" for key in ("via", "dev") if check.get(key))
-    return f"{_ip(check)}route replace {shlex.quote(str(check['route']))}{how}"
+    return f"{_ip(check)}route replace {shlex.quote(str(check['route']))}{_route_how(check)}"
 
 
 def _route_fault(goal: Goal, check: dict[str, Any]) -> Fault:
     """A route deleted: put back with its gateway and device as the goal names them."""
-    ip, target = _ip(check), shlex.quote(str(check["route"]))
-    how = "".join(f" {key} {shlex.quote(str(check[key]))}" for key in ("via", "dev") if check.get(key))
+    ip, target, how = _ip(check), shlex.quote(str(check["route"])), _route_how(check)
     if check.get("via") and check.get("dev"):
         how += " onlink"  # flannel's routes to other nodes' subnets go via an address no link has: onlink
     where = f" in {check['in']}" if check.get("in") else ""

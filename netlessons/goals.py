@@ -79,6 +79,7 @@ def _reach_words(step: Step) -> tuple[str, str]:
     return f"{who} can reach {target}", f"{who} cannot reach {target}"
 
 
+_REACH = re.compile(rf"^(?:ip netns exec \S+ )?(?:{'|'.join(REACH_TOOLS)})\b")
 _SHELL_PLUMBING = re.compile(r"[;&|\n`]|\$\(")
 # The same request repeated, its answers counted: the lab's shell runs with pipefail, so the last request decides.
 _REPEATED = re.compile(r"^for _ in \$\(seq \d+\); do (?:ip netns exec \S+ )?curl [^;&|`]*; done(?: \| [^;&`]*)?$")
@@ -95,7 +96,7 @@ def _one_reach(command: str) -> bool:
         return True
     if _SHELL_PLUMBING.search(command):
         return False
-    return bool(LOOKUP.match(command) or re.match(r"^(?:ip netns exec \S+ )?(?:ping|curl)\b", command))
+    return bool(LOOKUP.match(command) or _REACH.match(command))
 
 
 def derive(steps: Iterable[Step], stated: frozenset[str] = frozenset()) -> list[Goal]:
