@@ -22,6 +22,7 @@ the ownership ledger in the same round trip that starts it, so `cleanup` stops o
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import signal
@@ -45,8 +46,19 @@ SPARE_SECONDS = 60.0  # a capture's time bound: its step's timeout and checks, a
 # The agent. argv: INTERFACE SECONDS FILTER -- DECODER ARGV... It runs inside the lab (or a namespace of it),
 # with the lab's Python 3, from a file the lab's shell writes (or with -c for `watch`).
 AGENT = r'''
-import os, select, signal, socket, struct, subprocess, sys, time
+# Only modules built into the interpreter: `socket`, `signal` and `subprocess` would import enum and more, which
+# makes the agent's start about three times as long (about 28 ms against 10 ms here).
+import os, select, sys, time, _signal as signal, _socket as socket, _struct as struct
 iface, seconds, expression, decoder = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[5:]
+# NETLESSONS_TELL="FD WORD": the agent writes "up WORD" to FD (the lab's FIFO) once it listens, and "done WORD"
+# once tcpdump has written every line; the lab's shell waits for those words.
+tell = os.environ.get("NETLESSONS_TELL", "").split()
+if len(tell) == 2:
+    os.set_inheritable(int(tell[0]), False)  # the agent's alone: not tcpdump's
+
+def say(what):
+    if len(tell) == 2:
+        os.write(int(tell[0]), ("%s %s\n" % (what, tell[1])).encode())
 try:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     sock.bind((iface, 3))  # 3 = ETH_P_ALL: every frame of this interface only, both directions
@@ -57,11 +69,40 @@ sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS: the kernel's time o
 # the frames it forwards between its ports, not only those for itself.
 sock.setsockopt(263, 1, struct.pack("iHH8s", socket.if_nametoindex(iface), 1, 0, b""))
 linktype, dlt = (101, "RAW") if sock.getsockname()[3] == 65534 else (1, "EN10MB")
+
+def spawn(argv, **fds):
+    # A program with some of its standard streams replaced (stdin=, stdout=, stderr=: a file descriptor).
+    actions = [(os.POSIX_SPAWN_DUP2, fds[name], target)
+               for target, name in enumerate(("stdin", "stdout", "stderr")) if name in fds]
+    return os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions, setsigdef=(signal.SIGPIPE,))
+
+def ended(pid, wait=0):
+    # Its exit status once the process has ended, else None; with `wait`, it is waited for (killed after
+    # `wait` seconds).
+    if not wait:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        return os.waitstatus_to_exitcode(status) if done else None
+    signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, 9))
+    signal.alarm(wait)
+    status = os.waitpid(pid, 0)[1]
+    signal.alarm(0)
+    return os.waitstatus_to_exitcode(status)
+
+# The filter is checked while tcpdump (the decoder) starts: two processes at once, not one after the other.
 if expression:
-    check = subprocess.run(["tcpdump", "-d", "-y", dlt, expression], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
-    if check.returncode:
-        sys.exit("capture: " + (check.stderr.strip().splitlines() or ["bad filter"])[-1])
+    check_err, check_w = os.pipe()
+    check = spawn(["tcpdump", "-d", "-y", dlt, expression], stdout=os.open(os.devnull, os.O_WRONLY), stderr=check_w)
+    os.close(check_w)
+# tcpdump leaves Ctrl-C to the agent, which ends its stream: so it decodes every packet sent, and ends cleanly.
+# (An ignored signal stays ignored across exec; the agent's own handler comes after.)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+stream, pipe = os.pipe()
+child = spawn(decoder + ([expression] if expression else []), stdin=stream)
+os.close(stream)
+if expression and ended(check, 30):
+    os.kill(child, 9)
+    message = b"".join(iter(lambda: os.read(check_err, 65536), b"")).decode(errors="replace").strip()
+    sys.exit("capture: " + (message.splitlines() or ["bad filter"])[-1])
 stop = []
 # The lab's shell (or `watch`): when it is gone, so is the reason to capture. The shell names itself, since it
 # may be gone (and this agent handed to another parent) before this line runs.
@@ -72,40 +113,41 @@ for sig in (signal.SIGTERM, signal.SIGINT):
 wake_r, wake_w = os.pipe()
 os.set_blocking(wake_w, False)
 signal.set_wakeup_fd(wake_w)
-# tcpdump leaves Ctrl-C to the agent, which ends its stream: so it decodes every packet sent, and ends cleanly.
-child = subprocess.Popen(decoder + ([expression] if expression else []), stdin=subprocess.PIPE,
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
-pipe = child.stdin
 deadline = time.monotonic() + seconds
+
+def send(data):
+    while data:
+        data = data[os.write(pipe, data):]
 
 def write(data, ancillary):
     sec = nsec = 0
     for level, kind, value in ancillary:
         if level == socket.SOL_SOCKET and kind == 35:
             sec, nsec = struct.unpack("qq", value[:16])
-    pipe.write(struct.pack("=IIII", sec, nsec, len(data), len(data)) + data)
-    pipe.flush()
+    send(struct.pack("=IIII", sec, nsec, len(data), len(data)) + data)
 
 try:
-    pipe.write(struct.pack("=IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
-    pipe.flush()
+    send(struct.pack("=IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
     print("listening on " + iface, file=sys.stderr, flush=True)
-    while not stop and child.poll() is None and time.monotonic() < deadline and os.getppid() == parent:
+    say("up")
+    while not stop and ended(child) is None and time.monotonic() < deadline and os.getppid() == parent:
         if sock in select.select([sock, wake_r], [], [], min(0.05, max(deadline - time.monotonic(), 0)))[0]:
             write(*sock.recvmsg(262144, 64)[:2])
     sock.setblocking(False)
-    while child.poll() is None:  # what the socket holds already belongs to the capture
+    while True:  # what the socket holds already belongs to the capture
         try:
             write(*sock.recvmsg(262144, 64)[:2])
         except BlockingIOError:
             break
-    pipe.close()
 except BrokenPipeError:  # tcpdump has had its count of packets
     pass
-try:
-    child.wait(5)
-except subprocess.TimeoutExpired:
-    child.kill()
+os.close(pipe)
+ended(child, 5)
+say("done")
+# Nothing is left to tidy. The end of the process still takes a while (closing a packet socket waits for an RCU
+# grace period: packet_release() calls synchronize_net(); 10-15 ms here), which is why the shell waits for
+# "done", not for the process.
+os._exit(0)
 '''
 
 _LINE = re.compile(r"(\d+)\.(\d+) (.*)")
@@ -137,47 +179,82 @@ def agent_file() -> str:
     return '"$LAB"/.netlessons-capture.py'
 
 
+def agent_python() -> str:
+    """The agent's interpreter: the one running netlessons, by its real path (a venv's python is a link to it).
+    Looking `python3` up on PATH instead can find a version manager's shim, a script that costs more to start
+    than the whole capture (pyenv's: about 90 ms). The lab falls back to PATH where this path is hidden."""
+    return os.path.realpath(sys.executable)
+
+
+FIFO = '"$LAB"/.netlessons-tell'
+
+
+def _await(word: str, count: int, seconds: int) -> list[str]:
+    """Shell text that waits until each of the `count` agents of this round has said `word` on the FIFO (sets
+    __nl_<word><index>=1) or has ended without saying it, for at most `seconds` by the clock, reading the FIFO
+    open as $__nl_tell; then closes it. The shell's `read -t` does the waiting: no process starts for it, and it
+    ends with the last word."""
+    take = (f'[[ $__nl_word =~ ^{word}\\ $__nl_round\\.([0-9]+)$ ]] && printf -v "__nl_{word}${{BASH_REMATCH[1]}}" 1')
+    pending = " ".join(str(index) for index in range(count))
+    return [f"__nl_end=$((SECONDS + {seconds})); __nl_pending='{pending}'",
+            'while [ -n "$__nl_pending" ] && [ $SECONDS -lt $__nl_end ]; do',
+            f'  if read -r -t 0.05 -u "$__nl_tell" __nl_word; then {take}; fi',
+            "  __nl_left=",
+            "  for __nl_i in $__nl_pending; do",
+            f'    __nl_pid=__nl_capture$__nl_i; __nl_flag=__nl_{word}$__nl_i',
+            '    if [ -z "${!__nl_flag}" ] && kill -0 "${!__nl_pid}" 2>/dev/null; then __nl_left+=" $__nl_i"; fi',
+            "  done",
+            '  __nl_pending=$__nl_left',
+            "done",
+            # What came just as the wait ended counts too.
+            f'while read -r -t 0 -u "$__nl_tell" && read -r -u "$__nl_tell" __nl_word; do {take}; done',
+            'exec {__nl_tell}>&-']
+
+
 def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
     """Shell text that starts one agent per interface in the background, records their pids (and, in host mode,
     runs `records`: the ledger's identity probe of each agent), then waits until each listens. It prints what
     stopped an agent that did not start, and exits non-zero then."""
-    lines = [f"cat >{agent_file()} <<'NETLESSONS_CAPTURE'", AGENT.strip("\n"), "NETLESSONS_CAPTURE"]
-    for index, (capture, interface) in enumerate(places(step.capture)):
+    agent = agent_file()
+    lines = [f"[ -f {agent} ] || printf '%s\\n' {shlex.quote(AGENT.strip(chr(10)))} >{agent}",
+             f"[ -p {FIFO} ] || mkfifo -m 600 {FIFO}",
+             f"exec {{__nl_tell}}<>{FIFO}",  # read and write: the open does not wait for a writer
+             f"__nl_py={shlex.quote(agent_python())}; [ -x \"$__nl_py\" ] || __nl_py=python3",
+             "__nl_round=$((__nl_round + 1))"]
+    watched = places(step.capture)
+    for index, (capture, interface) in enumerate(watched):
         prefix = f"ip netns exec {shlex.quote(capture.netns)} " if capture.netns else ""
-        argv = ["python3", "-I", "-S"]
         words = " ".join(shlex.quote(a) for a in [interface, f"{seconds:g}", capture.filter, "--",
                                                    *decoder_argv(capture)])
         base = f'"$LAB"/capture-{step.id}-{index}'
-        lines += [f"NETLESSONS_LAB_SHELL=$$ {prefix}{' '.join(argv)} {agent_file()} {words} >{base}.txt 2>{base}.err &",
+        lines += [f'NETLESSONS_LAB_SHELL=$$ NETLESSONS_TELL="3 $__nl_round.{index}" {prefix}"$__nl_py" -I -S '
+                  f"{agent} {words} >{base}.txt 2>{base}.err 3>&$__nl_tell &",
                   f"__nl_capture{index}=$!",
-                  f"echo $! >{base}.pid"]
+                  f"echo $! >{base}.pid",
+                  f"__nl_up{index}= __nl_done{index}="]
     lines += list(records)
-    for index, _ in enumerate(places(step.capture)):
+    # Up to 20 s (well inside the 30 s the start command may take): a slow agent is reported, it does not cost
+    # the lab's shell.
+    lines += _await("up", len(watched), 20)
+    for index, _ in enumerate(watched):
         base = f'"$LAB"/capture-{step.id}-{index}'
-        # Up to 20 s by the clock (not by a count of rounds, which a loaded machine stretches), well inside the
-        # 30 s the start command may take: a slow agent is reported, it does not cost the lab's shell.
-        # The agent and tcpdump share the .err file, and tcpdump writes its "reading from file -, link-type …" in
-        # pieces: the agent's line may land in the middle of tcpdump's, so it is looked for anywhere in a line.
-        lines.append(f"__nl_end=$((SECONDS + 20)); until grep -q 'listening on ' {base}.err; do "
-                     f"kill -0 \"$__nl_capture{index}\" 2>/dev/null && [ $SECONDS -lt $__nl_end ] || break; "
-                     "sleep 0.01; done")
-        lines.append(f"grep -q 'listening on ' {base}.err || {{ grep -v 'listening on ' {base}.err | tail -n 1; "
+        lines.append(f'[ -n "$__nl_up{index}" ] || {{ grep -v \'listening on \' {base}.err | tail -n 1; '
                      "__nl_failed=1; }")
     lines.append('[ -z "$__nl_failed" ]')
     return "__nl_failed=\n" + "\n".join(lines)
 
 
 def stop_command(step: Step) -> str:
-    """Shell text that stops the step's agents (each first reads what its socket holds), waits until their
-    tcpdump has written everything, and prints each one's lines after a line naming it."""
-    lines = []
+    """Shell text that stops the step's agents (each first reads what its socket holds), waits until each says
+    its tcpdump has written everything (or has ended), and prints each one's lines after a line naming it (with
+    the shell's own `read`, not a program)."""
     count = len(places(step.capture))
+    lines = [f"exec {{__nl_tell}}<>{FIFO}"]  # before the agents can answer
+    lines += [f'kill -TERM "$__nl_capture{index}" 2>/dev/null' for index in range(count)]
+    lines += _await("done", count, 10)
     for index in range(count):
-        lines.append(f'kill -TERM "$__nl_capture{index}" 2>/dev/null')
-    for index in range(count):
-        lines.append(f'wait "$__nl_capture{index}" 2>/dev/null')
-    for index in range(count):
-        lines.append(f"echo '==> {index}'; cat \"$LAB\"/capture-{step.id}-{index}.txt 2>/dev/null")
+        lines.append(f"echo '==> {index}'; __nl_text=; IFS= read -r -d '' __nl_text 2>/dev/null "
+                     f"<\"$LAB\"/capture-{step.id}-{index}.txt; printf '%s\\n' \"$__nl_text\"")
     return "\n".join(lines) + "\ntrue"
 
 
