@@ -50,8 +50,8 @@ AGENT = r'''
 # makes the agent's start about three times as long (about 28 ms against 10 ms here).
 import os, select, sys, time, _signal as signal, _socket as socket, _struct as struct
 iface, seconds, expression, decoder = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[5:]
-# NETLESSONS_TELL="FD WORD": the agent writes "up WORD" to FD (the lab's FIFO) once it listens, and "done WORD"
-# once tcpdump has written every line; the lab's shell waits for those words.
+# NETLESSONS_TELL="FD WORD": the agent writes "up WORD" to FD (the lab's FIFO) once it listens; the lab's shell
+# waits for that word.
 tell = os.environ.get("NETLESSONS_TELL", "").split()
 if len(tell) == 2:
     os.set_inheritable(int(tell[0]), False)  # the agent's alone: not tcpdump's
@@ -59,6 +59,7 @@ if len(tell) == 2:
 def say(what):
     if len(tell) == 2:
         os.write(int(tell[0]), ("%s %s\n" % (what, tell[1])).encode())
+        os.close(int(tell[0]))
 try:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
     sock.bind((iface, 3))  # 3 = ETH_P_ALL: every frame of this interface only, both directions
@@ -141,13 +142,10 @@ try:
             break
 except BrokenPipeError:  # tcpdump has had its count of packets
     pass
-os.close(pipe)
+os.close(pipe)  # tcpdump decodes what is left and ends, while
+sock.close()  # the socket closes: packet_release() waits for an RCU grace period (synchronize_net(), ~13 ms here)
 ended(child, 5)
-say("done")
-# Nothing is left to tidy. The end of the process still takes a while (closing a packet socket waits for an RCU
-# grace period: packet_release() calls synchronize_net(); 10-15 ms here), which is why the shell waits for
-# "done", not for the process.
-os._exit(0)
+os._exit(0)  # nothing is left to tidy
 '''
 
 _LINE = re.compile(r"(\d+)\.(\d+) (.*)")
@@ -193,12 +191,16 @@ def _await(word: str, count: int, seconds: int) -> list[str]:
     """Shell text that waits until each of the `count` agents of this round has said `word` on the FIFO (sets
     __nl_<word><index>=1) or has ended without saying it, for at most `seconds` by the clock, reading the FIFO
     open as $__nl_tell; then closes it. The shell's `read -t` does the waiting: no process starts for it, and it
-    ends with the last word."""
+    ends with the last word (where `grep` and `sleep` in a loop cost two processes a round)."""
     take = (f'[[ $__nl_word =~ ^{word}\\ $__nl_round\\.([0-9]+)$ ]] && printf -v "__nl_{word}${{BASH_REMATCH[1]}}" 1')
     pending = " ".join(str(index) for index in range(count))
-    return [f"__nl_end=$((SECONDS + {seconds})); __nl_pending='{pending}'",
+    # A read that times out keeps what it got of a line in the variable (bash 5): that part is carried over, so
+    # that a word split by the timeout still counts.
+    return [f"__nl_end=$((SECONDS + {seconds})); __nl_pending='{pending}'; __nl_part=",
             'while [ -n "$__nl_pending" ] && [ $SECONDS -lt $__nl_end ]; do',
-            f'  if read -r -t 0.05 -u "$__nl_tell" __nl_word; then {take}; fi',
+            '  if read -r -t 0.05 -u "$__nl_tell" __nl_word; then',
+            f'    __nl_word=$__nl_part$__nl_word; __nl_part=; {take}',
+            '  else __nl_part+=$__nl_word; fi',
             "  __nl_left=",
             "  for __nl_i in $__nl_pending; do",
             f'    __nl_pid=__nl_capture$__nl_i; __nl_flag=__nl_{word}$__nl_i',
@@ -207,7 +209,9 @@ def _await(word: str, count: int, seconds: int) -> list[str]:
             '  __nl_pending=$__nl_left',
             "done",
             # What came just as the wait ended counts too.
-            f'while read -r -t 0 -u "$__nl_tell" && read -r -u "$__nl_tell" __nl_word; do {take}; done',
+            'while read -r -t 0 -u "$__nl_tell" && read -r -u "$__nl_tell" __nl_word; do',
+            f'  __nl_word=$__nl_part$__nl_word; __nl_part=; {take}',
+            'done',
             'exec {__nl_tell}>&-']
 
 
@@ -231,7 +235,7 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
                   f"{agent} {words} >{base}.txt 2>{base}.err 3>&$__nl_tell &",
                   f"__nl_capture{index}=$!",
                   f"echo $! >{base}.pid",
-                  f"__nl_up{index}= __nl_done{index}="]
+                  f"__nl_up{index}="]
     lines += list(records)
     # Up to 20 s (well inside the 30 s the start command may take): a slow agent is reported, it does not cost
     # the lab's shell.
@@ -245,13 +249,12 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
 
 
 def stop_command(step: Step) -> str:
-    """Shell text that stops the step's agents (each first reads what its socket holds), waits until each says
-    its tcpdump has written everything (or has ended), and prints each one's lines after a line naming it (with
-    the shell's own `read`, not a program)."""
+    """Shell text that stops the step's agents (each first reads what its socket holds), waits until they and
+    their tcpdump have ended (so nothing of the capture is left for the next step), and prints each one's lines
+    after a line naming it (with the shell's own `read`, not a program)."""
     count = len(places(step.capture))
-    lines = [f"exec {{__nl_tell}}<>{FIFO}"]  # before the agents can answer
-    lines += [f'kill -TERM "$__nl_capture{index}" 2>/dev/null' for index in range(count)]
-    lines += _await("done", count, 10)
+    lines = [f'kill -TERM "$__nl_capture{index}" 2>/dev/null' for index in range(count)]
+    lines += [f'wait "$__nl_capture{index}" 2>/dev/null' for index in range(count)]
     for index in range(count):
         lines.append(f"echo '==> {index}'; __nl_text=; IFS= read -r -d '' __nl_text 2>/dev/null "
                      f"<\"$LAB\"/capture-{step.id}-{index}.txt; printf '%s\\n' \"$__nl_text\"")
