@@ -55,14 +55,20 @@ def _read_before(shell: LabShell, state: tuple[dict, ...]) -> checks.Answers:
     return {query: answers[query] for query in queries}
 
 
+POLL_FIRST, POLL_MAX = 0.005, 0.1  # seconds between two readings of a step's state: the first pause, the longest
+
+
 def _poll_state(shell: LabShell, state: tuple[dict, ...], wait: float,
                 before: checks.Answers | None = None) -> checks.Verdict:
     """Ask the kernel until every check has passed or `wait` seconds are over: some changes land asynchronously
     (a deleted namespace's veth peers go some milliseconds later). Each round reads, in one command, only the
-    tables the checks still waiting need, each table once. Short, even intervals: a longer pause would mostly
-    be spent waiting after the kernel is done. `before` holds what was read before the step's command."""
+    tables the checks still waiting need, each table once. The pauses start short (most changes land within
+    milliseconds) and grow to at most POLL_MAX: a slow change (the kernel keeps a namespace until ARP gives up on
+    an unanswered request, about 2 s) then costs a few rounds, not hundreds of `ip` processes. `before` holds
+    what was read before the step's command."""
     deadline = time.monotonic() + wait
     pending = list(state)
+    pause = POLL_FIRST
     while True:
         queries = checks.queries(pending)
         answer = shell.run(reader.command(queries), timeout=10)
@@ -72,7 +78,8 @@ def _poll_state(shell: LabShell, state: tuple[dict, ...], wait: float,
         if not failed or time.monotonic() >= deadline:
             return failed[0] if failed else checks.PASS
         pending = [check for check, verdict in zip(pending, verdicts, strict=True) if not verdict.passed]
-        time.sleep(0.005)
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+        pause = min(pause * 1.5, POLL_MAX)
 
 
 def neighbour_table_overflows() -> int:
