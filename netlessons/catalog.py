@@ -9,7 +9,6 @@ from pathlib import Path
 
 from netlessons.errors import LessonFileError, LessonFileErrors, LessonNotFound
 from netlessons.lesson import Lesson
-from netlessons.loader import parse_lesson, read_lesson_text
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -49,6 +48,8 @@ class Catalog:
 
     def builtin_overrides(self) -> dict[str, Path]:
         """Lesson id → the user's file that hides the built-in lesson of that id (an identical copy aside)."""
+        from netlessons.loader import read_lesson_text
+
         builtin = data_dir("lessons")
         hidden: dict[str, Path] = {}
         for lesson_id, path in self.files().items():
@@ -65,7 +66,7 @@ class Catalog:
         """The lesson in this file, parsed once. Errors name the path as found (a symlink by its own name)."""
         key = path.resolve()
         if key not in self._cache:
-            self._cache[key] = parse_lesson(path.absolute())
+            self._cache[key] = _parse_kept(path.absolute())
         return self._cache[key]
 
     def get(self, lesson_id: str) -> Lesson:
@@ -101,6 +102,22 @@ class Catalog:
                 if item.id not in {o.id for o in order}:
                     order.append(item)
         return order + [lesson]
+
+
+def _parse_kept(path: Path) -> Lesson:
+    """The loader's parse of a lesson file, from the per-user cache when the file (and netlessons) are the same
+    as when it was kept. What failed to parse is never kept: its errors come from the loader each time."""
+    from netlessons import codecache
+
+    entry = codecache.lesson_key(path)
+    lesson = codecache.load_lesson(entry)
+    if lesson is None:
+        from netlessons.loader import parse_lesson
+
+        lesson = parse_lesson(path)
+        if codecache.lesson_key(path) == entry:  # not changed while it was read
+            codecache.save_lesson(entry, lesson)
+    return lesson
 
 
 def suggestion(name: str, choices: list[str]) -> str:

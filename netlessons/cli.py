@@ -284,8 +284,9 @@ def run(
         raise errors.ParameterError("--keep needs --host: a sandbox always vanishes when the run ends")
     if junit:
         _writable(junit, "--junit")
-    _announce_overrides(_overrides_in_chain(lesson, dirs))
-    rendered = _render(lesson, sets, flavor, dirs)
+    catalog = _catalog(dirs)  # one catalog: each lesson file is read once
+    _announce_overrides(_overrides_in_chain(lesson, catalog))
+    rendered = _render(lesson, sets, flavor, dirs, catalog=catalog)
     view = None if as_json else reporting.LiveView(verbose=verbose, color=False if no_color else None)
     caught: list[int] = []
     previous = {sig: signal.signal(sig, functools.partial(_raise_interrupt, caught)) for sig in HANDLED_SIGNALS}
@@ -297,7 +298,7 @@ def run(
     if view:
         view.finished(result)
         if result.passed:
-            typer.echo(_next_lesson(rendered.lesson.id, dirs))
+            typer.echo(_next_lesson(rendered.lesson.id, catalog))
     else:
         typer.echo(reporting.to_json(result, rendered), nl=False)
     if junit:
@@ -307,12 +308,12 @@ def run(
     raise typer.Exit(errors.EXIT_OK if result.passed else errors.EXIT_CHECK_FAILED)
 
 
-def _next_lesson(lesson_id: str, dirs: Optional[List[Path]]) -> str:
+def _next_lesson(lesson_id: str, catalog) -> str:
     """The line that ends a passed run: which lesson comes next in teaching order."""
     from netlessons.lesson import teaching_order
 
     try:
-        order = [item.id for item in teaching_order(_catalog(dirs).all())]
+        order = [item.id for item in teaching_order(catalog.all())]
     except errors.NetlessonsError:  # a broken lesson elsewhere must not spoil a passed run
         return ""
     if lesson_id not in order or order.index(lesson_id) + 1 == len(order):
@@ -321,8 +322,7 @@ def _next_lesson(lesson_id: str, dirs: Optional[List[Path]]) -> str:
     return f"Next lesson: {following} (netlessons explain {following}; netlessons run {following})"
 
 
-def _overrides_in_chain(lesson_id: str, dirs: Optional[List[Path]]) -> dict[str, Path]:
-    catalog = _catalog(dirs)
+def _overrides_in_chain(lesson_id: str, catalog) -> dict[str, Path]:
     overrides = catalog.builtin_overrides()
     return {item.id: overrides[item.id] for item in catalog.chain(catalog.get(lesson_id)) if item.id in overrides}
 

@@ -1,4 +1,4 @@
-"""A per-user cache of rendered lessons, so that `print`, `list` and `run` start fast.
+"""A per-user cache of rendered lessons (and of parsed lesson files), so that `print`, `list` and `run` start fast.
 
 Rendering costs more than everything else `netlessons print` does, so a rendered lesson is kept under
 $NETLESSONS_CACHE_DIR (an empty value switches the cache off), else $XDG_CACHE_HOME/netlessons, else
@@ -35,7 +35,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable
 
-from netlessons.lesson import RenderedLesson
+from netlessons.lesson import Lesson, RenderedLesson
 
 FORMAT = 1  # bump when the JSON layout of an entry changes
 MAX_TOTAL = 20 * 1024 * 1024  # bytes of entries kept; the least recently used go first
@@ -157,11 +157,22 @@ def rendered_key(lesson_files: list[Path], templates: Path, overrides: dict[str,
     try:
         digest = hashlib.sha256(_code_digest())
         digest.update(json.dumps([sorted(overrides.items()), flavor]).encode() + b"\0")
-        for path in lesson_files + sorted(templates.glob("*")) + _templates_beside(lesson_files):
-            digest.update(str(path).encode() + b"\0" + _bounded_bytes(path) + b"\0")
+        for path in lesson_files + _templates_beside(lesson_files):
+            digest.update(_file_part(path))
+        digest.update(_templates_part(templates))
     except (OSError, ValueError):
         return None
     return digest.hexdigest()
+
+
+def _file_part(path: Path) -> bytes:
+    return str(path).encode() + b"\0" + _bounded_bytes(path) + b"\0"
+
+
+@functools.cache
+def _templates_part(templates: Path) -> bytes:
+    """The built-in templates as a key takes them: read once per process (`list` makes a key per lesson)."""
+    return b"".join(_file_part(path) for path in sorted(templates.glob("*")))
 
 
 def _templates_beside(lesson_files: list[Path]) -> list[Path]:
@@ -187,7 +198,36 @@ def _bounded_bytes(path: Path) -> bytes:
         os.close(fd)
 
 
+def lesson_key(path: Path) -> str | None:
+    """The entry's name for a parsed lesson file (its path as named and its bytes), or None when the file
+    cannot be read as a small regular file (then it is parsed, and refused, by the loader alone)."""
+    try:
+        digest = hashlib.sha256(_code_digest())
+        digest.update(b"lesson\0" + str(path).encode() + b"\0" + _bounded_bytes(path))
+    except (OSError, ValueError):
+        return None
+    return digest.hexdigest()
+
+
 def load_rendered(key: str | None) -> RenderedLesson | None:
+    return _load(key, "rendered", RenderedLesson)
+
+
+def save_rendered(key: str | None, rendered: RenderedLesson) -> None:
+    _save(key, "rendered", rendered)
+
+
+def load_lesson(key: str | None) -> Lesson | None:
+    """A lesson file as the loader parsed and checked it, kept so that `list` and the next-lesson line need not
+    parse every lesson file again (about 10 ms each)."""
+    return _load(key, "lesson", Lesson)
+
+
+def save_lesson(key: str | None, lesson: Lesson) -> None:
+    _save(key, "lesson", lesson)
+
+
+def _load(key: str | None, field: str, kind: type) -> Any:
     folder = _folder()
     if key is None or folder is None:
         return None
@@ -204,23 +244,23 @@ def load_rendered(key: str | None) -> RenderedLesson | None:
         entry = json.loads(data)
         if not (isinstance(entry, dict) and entry.get("format") == FORMAT and entry.get("key") == key):
             return None
-        rendered = from_data(RenderedLesson, entry.get("rendered"))
+        value = from_data(kind, entry.get(field))
         os.utime(fd)  # recently used: pruned last
-        return rendered
+        return value
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None
     finally:
         os.close(fd)
 
 
-def save_rendered(key: str | None, rendered: RenderedLesson) -> None:
+def _save(key: str | None, field: str, value: Any) -> None:
     folder = _folder()
     if key is None or folder is None:
         return
     try:
-        data = json.dumps({"format": FORMAT, "key": key, "rendered": to_data(rendered)},
+        data = json.dumps({"format": FORMAT, "key": key, field: to_data(value)},
                           separators=(",", ":"), allow_nan=False).encode()
-        if len(data) > MAX_ENTRY or from_data(RenderedLesson, json.loads(data)["rendered"]) != rendered:
+        if len(data) > MAX_ENTRY or from_data(type(value), json.loads(data)[field]) != value:
             return  # too big, or something in it would not read back as the same value
     except (ValueError, TypeError, RecursionError):
         return

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from typing import TextIO
-from xml.etree import ElementTree as ET
 
 from netlessons import capture, checks, hints
 from netlessons.lesson import RenderedLesson
@@ -174,6 +172,8 @@ def output_diff(expected: tuple[str, ...], actual: tuple[str, ...]) -> list[str]
     if checks.has_hidden_whitespace(expected) or checks.has_hidden_whitespace(actual):
         lines.append(f"  ({checks.WHITESPACE_NOTE}; whitespace must match exactly)")
         expected, actual = tuple(map(checks.visible, expected)), tuple(map(checks.visible, actual))
+    import difflib  # only for a failed step
+
     lines += [f"    {d}" for d in difflib.unified_diff(expected, actual, "expected", "actual", lineterm="", n=2)]
     return lines
 
@@ -212,6 +212,8 @@ def to_json(report: RunReport, rendered: RenderedLesson | None = None) -> str:
 
 
 def to_junit(report: RunReport) -> bytes:
+    from xml.etree import ElementTree as ET  # only for --junit
+
     failures = sum(not r.passed for r in report.results)
     skipped = report.total - len(report.results)
     suite = ET.Element("testsuite", name=f"netlessons.{report.lesson}", tests=str(report.total),

@@ -67,9 +67,11 @@ def cache_files(folder: Path) -> list[Path]:
 
 
 def rendered_entry(folder: Path) -> Path:
-    """The cached render of a lesson: the file named by its 64-digit key."""
-    entries = [p for p in cache_files(folder) if re.fullmatch(r"[0-9a-f]{64}", p.stem)]
-    assert entries, f"no rendered lesson was cached in {folder}: {cache_files(folder)}"
+    """The cached render of a lesson: the file named by its 64-digit key that holds a render (the others hold
+    parsed lesson files)."""
+    entries = [p for p in cache_files(folder) if re.fullmatch(r"[0-9a-f]{64}", p.stem)
+               and b'"rendered":' in p.read_bytes()]
+    assert len(entries) == 1, f"not one rendered lesson cached in {folder}: {cache_files(folder)}"
     return entries[0]
 
 
@@ -319,7 +321,9 @@ def test_the_cache_stays_bounded(tmp_path):
     assert total <= 20 * 1024 * 1024, f"{total} bytes kept"
     kept = [f for f in fillers if f.exists()]
     assert kept and kept == fillers[-len(kept):], "not the least recently used went first"
-    assert len(cache_files(folder)) == len(kept) + 1, "the new render was not kept"
+    new = [p for p in cache_files(folder) if p not in fillers]
+    assert rendered_entry(folder) in new, "the new render was not kept"
+    assert len(new) == 3, new  # the new render, and the parsed lesson files: bridge-3ns, and netns-basics before
 
 
 def _corruptions(original: bytes) -> dict[str, object]:
@@ -424,3 +428,24 @@ def test_reading_commands_start_no_process_and_load_no_code(tmp_path, marker, ar
         audit = json.loads(out.read_text())
         assert audit == {"events": [], "outside": []}, round_
         assert not marker.exists()
+
+
+def test_an_edited_lesson_file_is_parsed_anew(tmp_path):
+    """Parsed lesson files are kept too (so `list` need not parse every file again); an edit is seen at once,
+    and a file that no longer loads is refused with the loader's message, not served from the cache."""
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    original = (ROOT / "lessons" / "netns-basics.toml").read_text()
+    lesson = folder / "netns-basics.toml"
+    lesson.write_text(original)
+    env = {"NETLESSONS_CACHE_DIR": str(tmp_path / "cache")}
+    first = netlessons("list", "--lessons-dir", str(folder), env=env)
+    assert "Network namespaces: a private network stack" in first.stdout, first.stdout + first.stderr
+    assert any(b'"lesson":' in p.read_bytes() for p in cache_files(tmp_path / "cache")), "no parsed lesson kept"
+    lesson.write_text(original.replace('title = "Network namespaces: a private network stack"',
+                                       'title = "Edited: namespaces"', 1))
+    second = netlessons("list", "--lessons-dir", str(folder), env=env)
+    assert "Edited: namespaces" in second.stdout and "a private network stack" not in second.stdout, second.stdout
+    lesson.write_text(original.replace('id = "netns-basics"', 'id = "something-else"', 1))
+    broken = netlessons("explain", "netns-basics", "--lessons-dir", str(folder), env=env)
+    assert broken.returncode == 2 and "must match the file name" in broken.stderr, broken.stdout + broken.stderr
