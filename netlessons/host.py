@@ -69,7 +69,11 @@ def open_ledger(shell: LabShell, rendered: RenderedLesson) -> Ledger:
 def cleanup_all() -> list[tuple[str, list[str]]]:
     """`netlessons cleanup`: finish every ledger left by a kept, killed or interrupted host-mode run."""
     folder = state_dir()
-    if not sandbox.is_root() and folder.exists() and not os.access(folder, os.R_OK | os.X_OK):
+    try:
+        hidden = folder.exists() and not os.access(folder, os.R_OK | os.X_OK)
+    except PermissionError:  # a folder on the way to it is closed to this user
+        hidden = True
+    if not sandbox.is_root() and hidden:
         raise EnvironmentProblem(f"kept or interrupted host-mode labs may be recorded in {folder}, which only root "
                                  "can read; cleaning them up needs root", hint="run: sudo netlessons cleanup")
     ledgers, strange = Ledger.all()
