@@ -11,13 +11,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
+from netlessons.capture import AGENT
 from tests.helpers import ROOT, as_nobody, netlessons, outer_namespace
 
 # Two namespaces joined by a veth pair: the first ping from a to b must ARP first; b's end sees the ARP and both
@@ -87,6 +90,36 @@ def test_a_capture_watches_both_ends_in_order_and_ends_with_its_step(tmp_path, h
     wire = [line.strip()[2:] for line in result.stdout.splitlines() if line.strip().startswith("~ ")]
     assert wire[0].startswith("cap-b/vb: ") and "Request who-has 10.9.0.2" in wire[0], wire
     assert not any("ARP" in line for line in wire if line.startswith("cap-a/va")), wire  # its filter is icmp
+
+
+def test_a_capture_does_not_start_the_python3_found_on_path(tmp_path):
+    """The agent runs under the interpreter that runs netlessons, by its real path: a python3 found first on PATH
+    (a version manager's shim: pyenv's took 90 ms to start) is not what captures. The fake one is kept where the
+    sandbox still sees it (/var/tmp), and would leave a mark if it ran."""
+    fake = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="netlessons-fake-python-"))
+    try:
+        mark = fake / "ran"
+        (fake / "python3").write_text(f"#!/bin/sh\necho ran >>{mark}\nexit 1\n")
+        (fake / "python3").chmod(0o755)
+        fake.chmod(0o777)
+        folder = write(tmp_path / "lessons", "watched-path")
+        result = netlessons("run", "watched-path", "--lessons-dir", str(folder),
+                            env={"PATH": f"{fake}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert not mark.exists(), "the python3 on PATH ran"
+    finally:
+        shutil.rmtree(fake, ignore_errors=True)
+
+
+def test_the_capture_agent_starts_with_built_in_modules_only():
+    """Every captured step waits for its agent to start: it imports nothing that pulls in enum, socket.py,
+    signal.py or subprocess (which made that start three times as long). Run where it may not open a packet
+    socket (a user namespace of its own), it stops right after its imports, with its own message."""
+    probe = subprocess.run(["unshare", "--user", sys.executable, "-I", "-S", "-X", "importtime", "-c", AGENT,
+                            "lo", "1", "", "--", "true"], capture_output=True, text=True, timeout=30)
+    assert "capture: cannot listen on lo" in probe.stderr, probe.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in probe.stderr.splitlines() if line.startswith("import time:")}
+    assert imported and not imported & {"enum", "socket", "signal", "subprocess", "selectors", "threading"}, imported
 
 
 def test_a_capture_that_misses_a_packet_fails_the_step(tmp_path):
