@@ -105,7 +105,43 @@ def bash_in_sandbox(script: Path) -> list[str]:
     """The printed script under bash in netlessons' own sandbox, set up by netlessons' own setup script, which
     keeps the script's folder (under /tmp, behind the sandbox's own) as it keeps netlessons' own."""
     keep = f"NETLESSONS_KEEP=({shlex.quote(str(script.parent))})\n"
-    return [*SANDBOX, "bash", "--noprofile", "--norc", "-c", keep + sandbox.SETUP + 'bash "$0"', str(script)]
+    return [*SANDBOX, "bash", "--noprofile", "--norc", "-c", keep + sandbox.SETUP + 'bash "$0" "$@"', str(script)]
+
+
+# How long the kernel keeps deleted namespaces (and their veth ends on a bridge) after one of them sent an ARP
+# request nobody answers, as bridge-n's flood step does; and the same with that namespace's neighbour entries
+# flushed first. Prints both, in ms.
+TEARDOWN = r"""
+ip link add br0 type bridge && ip link set br0 up
+for i in 1 2 3; do
+  ip netns add ns$i && ip link add v${i}_0 type veth peer name v${i}_1 && ip link set v${i}_0 master br0 up
+  ip link set v${i}_1 netns ns$i && ip -n ns$i addr add 10.0.0.$i/24 dev v${i}_1 && ip -n ns$i link set v${i}_1 up
+done
+ip netns exec ns1 ping -c 1 -W 1 10.0.0.4 >/dev/null
+[ "$1" = flush ] && ip -n ns1 neigh flush all
+start=$EPOCHREALTIME
+for i in 1 2 3; do ip netns del ns$i; done
+while [ -n "$(ip -o link show master br0)" ]; do sleep 0.005; done
+end=$EPOCHREALTIME
+echo $(( (${end/./} - ${start/./}) / 1000 ))
+"""
+
+
+def teardown_waits(folder: Path) -> tuple[float, float]:
+    """Seconds from `ip netns del` until br0 has no ports: after an unanswered ARP request, and after it with the
+    neighbour entries flushed (each in a sandbox of its own, median of three)."""
+    script = Path(folder, "teardown.sh")
+    script.write_text(TEARDOWN)
+    found = []
+    for how in ("keep", "flush"):
+        times = []
+        for _ in range(3):
+            done = subprocess.run([*bash_in_sandbox(script), how], capture_output=True, text=True, env=ENV,
+                                  timeout=60)
+            times.append(int(done.stdout.split()[-1]) / 1000 if done.returncode == 0 and done.stdout.split()
+                         else math.nan)
+        found.append(median(times))
+    return found[0], found[1]
 
 
 def mininet_available() -> str:

@@ -37,6 +37,7 @@ class Results:
     minutes: float = 0.0
     busy: str = ""  # how busy the machine was with other work, when it was
     cpu: str = ""  # where the machine's CPU time went during the run
+    teardown: tuple[float, float] = (math.nan, math.nan)  # namespaces gone after an unanswered ARP; flushed first
 
 
 # --- the table ----------------------------------------------------------------------------------------------
@@ -263,9 +264,13 @@ def shortfalls(r: Results) -> list[str]:
             needs {extra:.3f} s more wall time and {median(r.b3ns.netlessons.cpu) - median(r.b3ns.bash.cpu):.3f} s
             more CPU than bash. In its profile (wall clock, {b3['total']:.3f} s in all, the profiler's own
             slowing included): {spent}. The captures are checks the plain script does not make (it prints no
-            capture): each starts a Python agent and tcpdump in the lab and waits until they listen, and
-            stopping them waits for the agent's next 50 ms poll. The state checks are one `ip` (or `bridge`)
-            process per namespace a check reads, after every step that has checks."""))
+            capture): each starts a Python agent and tcpdump in the lab and waits (with bash's `read -t` on a
+            FIFO) until the agent listens, and stopping one waits until the agent has closed its packet socket,
+            which waits for an RCU grace period in the kernel (`packet_release()` calls `synchronize_net()`).
+            The state checks are one `ip` (or `bridge`) process per namespace a check reads, after every step
+            that has checks; after each `ip netns del` they also wait until the kernel has removed the
+            namespace's veth end from the bridge, which it does asynchronously (the plain script does not
+            wait)."""))
     if not r.mininet.skipped and r.mininet.ratio and r.mininet.ratio > 0.7:
         notes.append(prose(f"""**`run bridge-3ns` against Mininet ({r.mininet.ratio:.2f}×, target 0.7×).**
             Mininet needs {median(r.mininet.bash.times):.3f} s ({median(r.mininet.bash.cpu):.3f} s CPU) for
@@ -278,10 +283,17 @@ def shortfalls(r: Results) -> list[str]:
         per = f" The fitted line gives {line[0] * 1000:.1f} ms per namespace over bash." if line else ""
         prof = next((p for label, p in r.profiles.items() if label.endswith("N=100")), None)
         checks = find(prof, "netlessons/runner.py", "_poll_state")[0] if prof else math.nan
+        slept = find(prof, "~", "<built-in method time.sleep>", "_poll_state")[0] if prof else math.nan
         notes.append(prose(f"""**`run bridge-n --set n=100` ({n100.ratio:.2f}×, target 1.10×).** netlessons
             needs {median(n100.netlessons.times) - median(n100.bash.times):.3f} s more than bash.{per} In its
-            profile the state checks take {checks:.3f} s; the rest is the round trip of each of its
-            {100 * STEPS_PER_NAMESPACE} commands through the lab shell and the report."""))
+            profile the state checks take {checks:.3f} s, of which {slept:.3f} s is spent waiting between
+            readings. Most of that wait is one check: after the last `ip netns del`, that br0 has no ports
+            left. The flood step leaves ns1 an unanswered ARP request, and the kernel keeps the deleted
+            namespaces, with their veth ends on br0, until ARP gives up on it: measured in this run with three
+            namespaces, they were gone {r.teardown[0]:.2f} s after `ip netns del`, and {r.teardown[1]:.2f} s
+            after it when ns1's neighbour entries were flushed first. The plain script does not wait for that.
+            The rest is the round trip of each of its {100 * STEPS_PER_NAMESPACE} commands through the lab
+            shell and the report."""))
     if 100 in r.sizes and 200 in r.sizes and r.sizes[100].ratio and r.sizes[200].ratio:
         grew = [median(getattr(r.sizes[200], side).times) / median(getattr(r.sizes[100], side).times)
                 for side in ("netlessons", "bash")]

@@ -79,7 +79,8 @@ def measure_all(tool: Netlessons, plan: Plan) -> Results:
             imports={name: measure.import_profile(tool, tuple(name.split())) for name in CLI + ("run bridge-3ns",)},
             profiles={f"bridge-n N={plan.profile_n}": measure.run_profile(tool, n_profile),
                       "bridge-3ns": measure.run_profile(tool, ["bridge-3ns"])},
-            machine=measure.machine(tool, load_before), started=started)
+            machine=measure.machine(tool, load_before), started=started,
+            teardown=measure.teardown_waits(Path(folder)))
     elapsed = time.perf_counter() - clock
     busy, ours = (after - before for after, before in zip(measure.cpu_seconds(), cpu_before, strict=True))
     results.minutes = elapsed / 60
