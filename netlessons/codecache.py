@@ -1,4 +1,4 @@
-"""A per-user cache of rendered lessons (and of parsed lesson files), so that `print`, `list` and `run` start fast.
+"""A per-user cache of rendered lessons and parsed lesson files, so that `print`, `list` and `run` start fast.
 
 Rendering costs more than everything else `netlessons print` does, so a rendered lesson is kept under
 $NETLESSONS_CACHE_DIR (an empty value switches the cache off), else $XDG_CACHE_HOME/netlessons, else
@@ -12,10 +12,12 @@ only when it is a directory owned by the current user and not writable by group 
 a user's XDG_CACHE_HOME, is not steered into writing elsewhere), and an entry only when it is a regular file
 of that user, opened without following symlinks. Anything else renders afresh; with `-v`, `run` says why.
 
-An entry is keyed by everything that changes a render: the lesson files of the whole prerequisite chain,
-templates/ (the built-in ones, and an author's own `templates/*.j2` beside a lesson file), the parameter
-values, the flavor, the Python version, Jinja's version and the package's own source. Entries are written
-through a temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the least recently used go.
+A render's entry is keyed by everything that changes a render: the lesson files of the whole prerequisite
+chain, templates/ (the built-in ones, and an author's own `templates/*.j2` beside a lesson file), the parameter
+values, the flavor, the Python version, Jinja's version and the package's own source. A parsed lesson file is
+kept the same way (so that `list` and the next-lesson line need not parse every file), keyed by its path, its
+bytes and the package's own source; a file that does not parse is never kept. Entries are written through a
+temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the least recently used go.
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ def _code_digest() -> bytes:
     """The package's own source and Jinja's version: a change of code or rules renders anew.
     About 150 kB read and hashed once per process, well under a millisecond."""
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0{sys.implementation.cache_tag}\0".encode())
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):  # checks/ too: its rules decide what a lesson file may say
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     for folder in sys.path:  # Jinja located, not imported: a warm start does without it
         version_file = Path(folder or ".", "jinja2", "__init__.py")  # holds __version__
         if version_file.is_file():
