@@ -4,9 +4,9 @@ Debian's tcpdump cannot capture in the sandbox: as root it insists on switching 
 `-Z` names), and a user namespace made with --map-root-user refuses the group change that needs (setgroups is
 denied there, for root as for an ordinary user). So the capture is split in two:
 
-- a small agent (AGENT, plain Python of the standard library) opens a packet socket on the interface, says
-  "listening on IF" on stderr once the socket is bound, and writes every frame, with the kernel's timestamp,
-  as a pcap stream to
+- a small agent (AGENT, plain Python, only the interpreter's built-in modules) opens a packet socket on the
+  interface, says "listening on IF" on stderr once the socket is bound (and "up" on a FIFO of the lab, which
+  the lab's shell waits on), and writes every frame, with the kernel's timestamp, as a pcap stream to
 - tcpdump reading that stream (`tcpdump -r -`), which needs no privilege at all: it applies the filter, stops
   after a bounded number of packets, and decodes them one per line (`-e` for link-layer headers, `-T vxlan`).
   As uid 0 it would still try to switch users (and fail), so it runs as an ordinary user of a user namespace of
