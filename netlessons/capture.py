@@ -56,9 +56,9 @@ tell = os.environ.get("NETLESSONS_TELL", "").split()
 if len(tell) == 2:
     os.set_inheritable(int(tell[0]), False)  # the agent's alone: not tcpdump's
 
-def say(what):
+def tell_listening():
     if len(tell) == 2:
-        os.write(int(tell[0]), ("%s %s\n" % (what, tell[1])).encode())
+        os.write(int(tell[0]), ("up %s\n" % tell[1]).encode())
         os.close(int(tell[0]))
 try:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
@@ -92,8 +92,10 @@ def ended(pid, wait=0):
 # The filter is checked while tcpdump (the decoder) starts: two processes at once, not one after the other.
 if expression:
     check_err, check_w = os.pipe()
-    check = spawn(["tcpdump", "-d", "-y", dlt, expression], stdout=os.open(os.devnull, os.O_WRONLY), stderr=check_w)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    check = spawn(["tcpdump", "-d", "-y", dlt, expression], stdout=devnull, stderr=check_w)
     os.close(check_w)
+    os.close(devnull)
 # tcpdump leaves Ctrl-C to the agent, which ends its stream: so it decodes every packet sent, and ends cleanly.
 # (An ignored signal stays ignored across exec; the agent's own handler comes after.)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -130,7 +132,7 @@ def write(data, ancillary):
 try:
     send(struct.pack("=IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 262144, linktype))
     print("listening on " + iface, file=sys.stderr, flush=True)
-    say("up")
+    tell_listening()
     while not stop and ended(child) is None and time.monotonic() < deadline and os.getppid() == parent:
         if sock in select.select([sock, wake_r], [], [], min(0.05, max(deadline - time.monotonic(), 0)))[0]:
             write(*sock.recvmsg(262144, 64)[:2])
@@ -187,12 +189,12 @@ def agent_python() -> str:
 FIFO = '"$LAB"/.netlessons-tell'
 
 
-def _await(word: str, count: int, seconds: int) -> list[str]:
-    """Shell text that waits until each of the `count` agents of this round has said `word` on the FIFO (sets
-    __nl_<word><index>=1) or has ended without saying it, for at most `seconds` by the clock, reading the FIFO
-    open as $__nl_tell; then closes it. The shell's `read -t` does the waiting: no process starts for it, and it
-    ends with the last word (where `grep` and `sleep` in a loop cost two processes a round)."""
-    take = (f'[[ $__nl_word =~ ^{word}\\ $__nl_round\\.([0-9]+)$ ]] && printf -v "__nl_{word}${{BASH_REMATCH[1]}}" 1')
+def _await_listening(count: int, seconds: int) -> list[str]:
+    """Shell text that waits until each of the `count` agents of this round has said "up" on the FIFO (sets
+    __nl_up<index>=1) or has ended without saying it, for at most `seconds` by the clock, reading the FIFO open
+    as $__nl_tell; then closes it. The shell's `read -t` does the waiting: no process starts for it, and it ends
+    with the last word (where `grep` and `sleep` in a loop cost two processes a round)."""
+    take = '[[ $__nl_word =~ ^up\\ $__nl_round\\.([0-9]+)$ ]] && printf -v "__nl_up${BASH_REMATCH[1]}" 1'
     pending = " ".join(str(index) for index in range(count))
     # A read that times out keeps what it got of a line in the variable (bash 5): that part is carried over, so
     # that a word split by the timeout still counts.
@@ -203,7 +205,7 @@ def _await(word: str, count: int, seconds: int) -> list[str]:
             '  else __nl_part+=$__nl_word; fi',
             "  __nl_left=",
             "  for __nl_i in $__nl_pending; do",
-            f'    __nl_pid=__nl_capture$__nl_i; __nl_flag=__nl_{word}$__nl_i',
+            '    __nl_pid=__nl_capture$__nl_i; __nl_flag=__nl_up$__nl_i',
             '    if [ -z "${!__nl_flag}" ] && kill -0 "${!__nl_pid}" 2>/dev/null; then __nl_left+=" $__nl_i"; fi',
             "  done",
             '  __nl_pending=$__nl_left',
@@ -239,7 +241,7 @@ def start_command(step: Step, seconds: float, records: list[str] = ()) -> str:
     lines += list(records)
     # Up to 20 s (well inside the 30 s the start command may take): a slow agent is reported, it does not cost
     # the lab's shell.
-    lines += _await("up", len(watched), 20)
+    lines += _await_listening(len(watched), 20)
     for index, _ in enumerate(watched):
         base = f'"$LAB"/capture-{step.id}-{index}'
         lines.append(f'[ -n "$__nl_up{index}" ] || {{ grep -v \'listening on \' {base}.err | tail -n 1; '

@@ -205,7 +205,7 @@ def lesson_key(path: Path) -> str | None:
     cannot be read as a small regular file (then it is parsed, and refused, by the loader alone)."""
     try:
         digest = hashlib.sha256(_code_digest())
-        digest.update(b"lesson\0" + str(path).encode() + b"\0" + _bounded_bytes(path))
+        digest.update(b"lesson\0" + _file_part(path))
     except (OSError, ValueError):
         return None
     return digest.hexdigest()
