@@ -48,13 +48,13 @@ class Catalog:
 
     def builtin_overrides(self) -> dict[str, Path]:
         """Lesson id → the user's file that hides the built-in lesson of that id (an identical copy aside)."""
-        from netlessons.loader import read_lesson_text
-
         builtin = data_dir("lessons")
         hidden: dict[str, Path] = {}
         for lesson_id, path in self.files().items():
             original = builtin / path.name
             if path.parent.resolve() != builtin.resolve() and original.is_file():
+                from netlessons.loader import read_lesson_text  # only here: most catalogs have no user folder
+
                 try:  # read with the loader's bounds: a FIFO named like a lesson must not hang this
                     if read_lesson_text(path) != read_lesson_text(original):
                         hidden[lesson_id] = path

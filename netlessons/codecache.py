@@ -16,8 +16,9 @@ A render's entry is keyed by everything that changes a render: the lesson files 
 chain, templates/ (the built-in ones, and an author's own `templates/*.j2` beside a lesson file), the parameter
 values, the flavor, the Python version, Jinja's version and the package's own source. A parsed lesson file is
 kept the same way (so that `list` and the next-lesson line need not parse every file), keyed by its path, its
-bytes and the package's own source; a file that does not parse is never kept. Entries are written through a
-temporary file and os.replace, mode 0600; past MAX_TOTAL bytes the least recently used go.
+bytes and the package's own source; a file that does not parse is never kept. The rows of `list` are kept
+as one entry for the whole catalog (listing.py). Entries are written through a temporary file and
+os.replace, mode 0600; past MAX_TOTAL bytes the least recently used go.
 """
 
 from __future__ import annotations
@@ -156,9 +157,19 @@ def _code_digest() -> bytes:
 def rendered_key(lesson_files: list[Path], templates: Path, overrides: dict[str, str],
                  flavor: str | None) -> str | None:
     """The entry's name for this render, or None when the inputs cannot be read (then nothing is cached)."""
+    return _key(json.dumps([sorted(overrides.items()), flavor]).encode() + b"\0", lesson_files, templates)
+
+
+def listing_key(lesson_files: list[Path], templates: Path) -> str | None:
+    """The entry's name for the rows `list` shows of a catalog: every lesson file in it (which covers every
+    prerequisite chain), the templates and the package's own source."""
+    return _key(b"listing\0", lesson_files, templates)
+
+
+def _key(head: bytes, lesson_files: list[Path], templates: Path) -> str | None:
     try:
         digest = hashlib.sha256(_code_digest())
-        digest.update(json.dumps([sorted(overrides.items()), flavor]).encode() + b"\0")
+        digest.update(head)
         for path in lesson_files + _templates_beside(lesson_files):
             digest.update(_file_part(path))
         digest.update(_templates_part(templates))
@@ -227,6 +238,15 @@ def load_lesson(key: str | None) -> Lesson | None:
 
 def save_lesson(key: str | None, lesson: Lesson) -> None:
     _save(key, "lesson", lesson)
+
+
+def load_listing(key: str | None, kind: type) -> Any:
+    """The rows of `list` for a catalog, as listing.py made them (`kind` is its Listing)."""
+    return _load(key, "listing", kind)
+
+
+def save_listing(key: str | None, listing: Any) -> None:
+    _save(key, "listing", listing)
 
 
 def _load(key: str | None, field: str, kind: type) -> Any:

@@ -9,7 +9,6 @@ import shutil
 from netlessons import kernel
 from netlessons.errors import EnvironmentProblem
 from netlessons.kernel import feature_present
-from netlessons.shell import lab_environment
 
 TOOL_PACKAGES = {
     "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "tc": "iproute2", "brctl": "bridge-utils",
@@ -38,6 +37,8 @@ def tool_present(tool: str, path: str) -> bool:
 
 
 def check_tools(tools: list[str], flavor: str = "") -> None:
+    from netlessons.shell import lab_environment  # here: `list` and `explain` only name packages
+
     path = lab_environment()["PATH"]
     missing = [t for t in tools if not tool_present(t, path)]
     modules = [t for t in missing if t.startswith("kernel:")]

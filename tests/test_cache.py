@@ -449,3 +449,87 @@ def test_an_edited_lesson_file_is_parsed_anew(tmp_path):
     lesson.write_text(original.replace('id = "netns-basics"', 'id = "something-else"', 1))
     broken = netlessons("explain", "netns-basics", "--lessons-dir", str(folder), env=env)
     assert broken.returncode == 2 and "must match the file name" in broken.stderr, broken.stdout + broken.stderr
+
+
+MODULES_DRIVER = r"""
+import json, os, runpy, sys
+sys.argv = ["netlessons", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("netlessons", run_name="__main__", alter_sys=True)
+except SystemExit as e:
+    code = e.code
+finally:
+    with open(os.environ["MODULES_OUT"], "w") as out:
+        json.dump(sorted(sys.modules), out)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("args", [("list",), ("list", "--json"), ("print", LESSON), ("explain", LESSON)])
+def test_a_warm_start_renders_and_parses_nothing(tmp_path, args):
+    """With the cache filled, list, print and explain show the same as before without Jinja, the renderer or
+    the loader, and without sh (which only starts processes): those imports are most of a cold start. A
+    warm `list` reads one entry for the whole catalog, not a render per lesson."""
+    env = {**os.environ, "NETLESSONS_CACHE_DIR": str(tmp_path / "cache"), "MODULES_OUT": str(tmp_path / "m")}
+    first = netlessons(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    for path in cache_files(tmp_path / "cache"):
+        os.utime(path, (0, 0))  # an entry that is read is marked recently used
+    warm = subprocess.run([sys.executable, "-c", MODULES_DRIVER, *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (0, first.stdout, first.stderr)
+    loaded = set(json.loads((tmp_path / "m").read_text()))
+    assert not loaded & {"jinja2", "sh", "netlessons.render", "netlessons.loader"}, sorted(loaded)
+    read = [p for p in cache_files(tmp_path / "cache") if p.stat().st_mtime > 0]
+    if args[0] == "list":
+        assert read == [listing_entry(tmp_path / "cache")], read
+
+
+def listing_entry(folder: Path) -> Path:
+    entries = [p for p in cache_files(folder) if b'"listing":' in p.read_bytes()]
+    assert len(entries) == 1, f"not one listing cached in {folder}: {cache_files(folder)}"
+    return entries[0]
+
+
+def test_a_corrupt_listing_is_ignored_and_made_again(tmp_path):
+    folder = tmp_path / "cache"
+    env = {"NETLESSONS_CACHE_DIR": str(folder)}
+    expected = fresh("list", "--json").stdout
+    assert netlessons("list", "--json", env=env).stdout == expected
+    entry = listing_entry(folder)
+    kept = json.loads(entry.read_bytes())
+    assert [row["id"] for row in kept["listing"]["rows"]] == [row["id"] for row in json.loads(expected)]
+
+    def changed(change) -> bytes:
+        data = json.loads(json.dumps(kept))
+        change(data)
+        return json.dumps(data).encode()
+
+    corruptions = {
+        "noise": os.urandom(4096), "wrong shape": b'{"format": 1}', "deep": b"[" * 200000,
+        "steps as text": changed(lambda d: d["listing"]["rows"][0].__setitem__("steps", "14")),
+        "an unknown field": changed(lambda d: d["listing"]["rows"][0].__setitem__("extra", 1)),
+        "a missing field": changed(lambda d: d["listing"]["rows"][0].pop("title")),
+        "a parameter is a list": changed(lambda d: d["listing"]["rows"][1].__setitem__("parameters", [[1]])),
+        "another key": changed(lambda d: d.__setitem__("key", "0" * 64)),
+    }
+    for name, corruption in corruptions.items():
+        entry.write_bytes(corruption)
+        result = netlessons("list", "--json", env=env)
+        assert (result.returncode, result.stdout, result.stderr) == (0, expected, ""), name
+        assert json.loads(listing_entry(folder).read_bytes()) == kept, f"{name}: not made again"
+
+
+def test_a_catalog_with_a_broken_lesson_file_is_never_kept(tmp_path):
+    """The warning about a lesson file that does not load comes every time, from the loader."""
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    (folder / "netns-basics.toml").write_text((ROOT / "lessons" / "netns-basics.toml").read_text())
+    (folder / "half.toml").write_text('id = "half"\ntitle = "no steps, no summary"\n')
+    env = {"NETLESSONS_CACHE_DIR": str(tmp_path / "cache")}
+    for _ in range(2):
+        result = netlessons("list", "--lessons-dir", str(folder), env=env)
+        assert result.returncode == 0 and "left out" in result.stderr and "half.toml" in result.stderr, result.stderr
+        assert "netns-basics" in result.stdout
+    assert not any(b'"listing":' in p.read_bytes() for p in cache_files(tmp_path / "cache"))
