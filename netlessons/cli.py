@@ -7,6 +7,7 @@ Exit codes: 0 passed, 1 a check failed, 2 bad input (unknown lesson, bad paramet
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import os
@@ -154,47 +155,24 @@ def list_lessons(
 
     A lesson file that cannot be loaded is named on stderr and left out; the others are still listed and the
     exit code stays 0 (`netlessons validate` is the command that judges lesson files)."""
-    from netlessons.lesson import teaching_order
-    from netlessons.params import rule_of
-    from netlessons.tools import package_for
+    from netlessons.listing import json_row, listing
 
     catalog = _catalog(dirs)
-    rows, broken = [], []
+    found = listing(catalog, lambda lesson_id, catalog: _render(lesson_id, None, None, None, catalog=catalog))
     overrides = catalog.builtin_overrides()
-    for lesson_id, path in catalog.files().items():
-        try:
-            lesson = catalog.get(lesson_id)
-            rendered = _render(lesson.id, None, None, None, catalog=catalog)
-        except errors.LessonFileErrors as e:
-            more = f" (and {len(e.errors) - 1} more problems)" if len(e.errors) > 1 else ""
-            broken.append(e.errors[0].message + more)
-            continue
-        except errors.NetlessonsError as e:
-            broken.append(f"{errors.printable(path, 4096)}: {e.message}")
-            continue
-        rows.append({
-            "id": lesson.id, "title": lesson.title, "summary": " ".join(lesson.summary.split()),
-            "steps": rendered.step_count, "lesson": lesson,
-            "prerequisites": list(lesson.prerequisites), "flavors": list(lesson.flavors),
-            "needs": rendered.needs, "packages": sorted({package_for(t) for t in rendered.needs}),
-            "parameters": [{"name": p.name, "type": p.type, "default": rendered.values[p.name], "rule": rule_of(p),
-                            "help": p.help} for p in rendered.parameters],
-            "file": str(lesson.path), "overrides_builtin": lesson.id in overrides,
-        })
-    order = {item.id: index for index, item in enumerate(teaching_order([r.pop("lesson") for r in rows]))}
-    rows.sort(key=lambda r: order[r["id"]])
     _announce_overrides(overrides)
-    for problem in broken:
+    for problem in found.broken:
         typer.echo(f"netlessons: warning: left out {problem}", err=True)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([json_row(row, row.id in overrides) for row in found.rows], indent=2))
         return
-    width = max([len(r["id"]) for r in rows] + [6])
+    rows = found.rows
+    width = max([len(row.id) for row in rows] + [6])
     typer.echo(f"{'LESSON':<{width}}  STEPS  TITLE")
-    for r in rows:
-        typer.echo(f"{r['id']:<{width}}  {r['steps']:>5}  {r['title']}")
-        after = f"after {', '.join(r['prerequisites'])}; " if r["prerequisites"] else ""
-        typer.echo(f"{'':<{width}}         {after}needs: {', '.join(r['packages'])}")
+    for row in rows:
+        typer.echo(f"{row.id:<{width}}  {row.steps:>5}  {row.title}")
+        after = f"after {', '.join(row.prerequisites)}; " if row.prerequisites else ""
+        typer.echo(f"{'':<{width}}         {after}needs: {', '.join(row.packages)}")
 
 
 def _announce_overrides(overrides: dict[str, Path]) -> None:
@@ -837,4 +815,14 @@ def results(
 
 
 def main() -> None:
-    app(prog_name="netlessons")
+    """typer makes a click command of every registered command before it reads the command line (about 10 ms
+    of a 0.1 s start); a command line that begins with a command's name is given an app of that command alone.
+    Anything else (no command, an option first, a misspelt name; shell completion, which passes no arguments)
+    gets the whole app."""
+    first = sys.argv[1] if len(sys.argv) > 1 else ""
+    named = [command for command in app.registered_commands if command.name == first]
+    chosen = app
+    if named:
+        chosen = copy.copy(app)
+        chosen.registered_commands = named
+    chosen(prog_name="netlessons")

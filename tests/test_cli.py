@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import sys
 
+import typer.main
 from typer.testing import CliRunner
 
+from netlessons import cli
 from netlessons.cli import app
 from tests.helpers import LESSONS
 
@@ -142,3 +146,34 @@ def test_explain_wraps_to_a_narrow_terminal():
              not line.lstrip().startswith(("$", "2.1 $", "2.2 $", "- a line"))]  # headings and commands stay whole
     assert prose and max(len(line) for line in prose) <= 60
     assert max(len(line) for line in render_explanation(rendered("veth-pair")).splitlines()) > 60
+
+
+def test_a_command_line_builds_only_the_command_it_names(monkeypatch, capsys):
+    """typer turns every registered command into a click command before parsing: main() gives it only the one
+    named first on the command line, with the same output as the whole app; anything else gets the whole app."""
+    def output(call) -> tuple[int, str]:
+        try:
+            call()
+        except SystemExit as e:
+            return e.code, capsys.readouterr().out
+        raise AssertionError("typer always exits")
+
+    named = [("print", "bridge-3ns"), ("print", "--help")]
+    whole = {args: output(functools.partial(app, list(args), prog_name="netlessons")) for args in named}
+    built: list[str] = []
+    make = typer.main.get_command_from_info
+    monkeypatch.setattr(typer.main, "get_command_from_info",
+                        lambda **kwargs: built.append(kwargs["command_info"].name) or make(**kwargs))
+
+    def main(*args: str) -> tuple[int, str]:
+        built.clear()
+        monkeypatch.setattr(sys, "argv", ["netlessons", *args])
+        return output(cli.main)
+
+    for args in named:
+        assert main(*args) == whole[args]
+        assert built == ["print"]
+    everything = [command.name for command in app.registered_commands]
+    for args in (["--help"], ["--no-color", "list"], ["prnt", "bridge-3ns"], []):
+        main(*args)
+        assert built == everything, args
