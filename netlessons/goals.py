@@ -14,8 +14,8 @@ for `netlessons check` inside a lab shell. The same code grades both.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import subprocess
 import time
 from dataclasses import dataclass, replace
@@ -217,7 +217,7 @@ def _run_all(commands: list[str], run: Run) -> dict[str, tuple[int, str, float]]
     commands = list(dict.fromkeys(commands))
     if not commands:
         return {}
-    salt = "NLGOAL" + secrets.token_hex(6)
+    salt = "NLGOAL" + os.urandom(6).hex()
     lines = ['d=$(mktemp -d) || exit 97']
     for index, command in enumerate(commands):
         lines.append(f'{{ s=${{EPOCHREALTIME/[.,]/}}; {{ {command}\n}} >"$d/{index}" 2>&1 </dev/null; r=$?; '
