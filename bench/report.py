@@ -322,8 +322,11 @@ def shortfalls(r: Results) -> list[str]:
                                                                                          "netlessons.cli")
                           if import_ms(rows, module))
         notes.append(prose(f"""**Start-up ({said}).** Python itself starts in {median(r.python_start):.3f} s;
-            the imports are listed above (for `print`: {heavy}), and typer builds every command's options
-            before it runs one. A cold cache adds rendering with Jinja and writing the entry."""))
+            the imports are listed above (for `print`: {heavy}); typer and click, which the design card fixes,
+            are most of them. A warm `explain` also imports the checks and the goals, to say what each step's
+            checks look for. A cold cache adds rendering with Jinja and writing the entries: for `list`, every
+            lesson with its prerequisites, since a row shows how many steps a lesson has and the tools its
+            commands need (a warm `list` reads one entry for the whole catalog)."""))
     return (["**Targets not met, and what the remaining cost is.**", "", *[f"- {n}" for n in notes]]
             if notes else [])
 
@@ -344,9 +347,9 @@ def method() -> str:
         fails. Each pair runs once to warm up, then alternately, the order flipping every round, so that the
         load of a shared machine hits both sides alike. Times are medians; ratio = netlessons ÷ reference. A
         failed run still counts as a time, and is listed at the end. netlessons keeps a per-user cache of
-        rendered lessons (as checked JSON); the benchmark gives it a cache folder of its own, which the
-        warm-up runs fill: the rows say warm cache. A cold-cache row gives every run a new, empty cache
-        folder.""")
+        rendered lessons, parsed lesson files and the rows of `list` (as checked JSON); the benchmark gives it
+        a cache folder of its own, which the warm-up runs fill: the rows say warm cache. A cold-cache row gives
+        every run a new, empty cache folder.""")
 
 
 def memory_text(m: Memory, n: int) -> str:
