@@ -236,7 +236,7 @@ ip -n pod1 addr del fd00:10:244:1::2/64 dev eth0 && ip netns exec pod1 ip addr a
 ip netns exec pod2 ip addr add fd00:10:244:2::2/64 dev eth0 nodad
 
 # pod1 pings its IPv6 gateway: neighbour discovery instead of ARP
-ip -n pod1 neigh flush dev eth0 && ip netns exec pod1 ping -c 1 -w 3 fd00:10:244:1::1
+ip -6 -n node1 neigh flush dev cni0 && ip -n pod1 neigh flush dev eth0 && ip netns exec pod1 ping -c 1 -w 3 fd00:10:244:1::1
 
 # pod1's IPv6 default route: via fd00:10:244:1::1
 ip netns exec pod1 ip route add default via fd00:10:244:1::1
