@@ -287,11 +287,14 @@ def run(
 
 
 def _next_lesson(lesson_id: str, catalog) -> str:
-    """The line that ends a passed run: which lesson comes next in teaching order."""
+    """The line that ends a passed run: which lesson comes next in teaching order (from the rows `list` keeps,
+    which are in that order, else from every lesson file)."""
     from netlessons.lesson import teaching_order
+    from netlessons.listing import kept
 
+    rows = kept(catalog)
     try:
-        order = [item.id for item in teaching_order(catalog.all())]
+        order = [row.id for row in rows.rows] if rows else [item.id for item in teaching_order(catalog.all())]
     except errors.NetlessonsError:  # a broken lesson elsewhere must not spoil a passed run
         return ""
     if lesson_id not in order or order.index(lesson_id) + 1 == len(order):

@@ -10,7 +10,6 @@ said afresh each time.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from netlessons import codecache, errors
@@ -52,23 +51,31 @@ class Listing:
 def listing(catalog: Catalog, render: Callable[[str, Catalog], RenderedLesson]) -> Listing:
     """The rows of every lesson that loads and renders with its defaults (`render` does that, from the cache
     where it can), and what is wrong with the others."""
-    files = catalog.files()
-    key = codecache.listing_key([path.absolute() for path in files.values()], data_dir("templates"))
-    kept = codecache.load_listing(key, Listing)
-    if kept is not None:
-        return kept
-    made = _listing(catalog, files, render)
-    if not made.broken:
-        codecache.save_listing(key, made)
-    return made
+    key = _key(catalog)
+    found = codecache.load_listing(key, Listing)
+    if found is None:
+        found = _listing(catalog, render)
+        if not found.broken:
+            codecache.save_listing(key, found)
+    return found
 
 
-def _listing(catalog: Catalog, files: dict[str, Path], render: Callable[[str, Catalog], RenderedLesson]) -> Listing:
+def kept(catalog: Catalog) -> Listing | None:
+    """The rows as the cache keeps them for this catalog, or None; never renders (the next-lesson line of a
+    run uses their order, when a `list` has kept them)."""
+    return codecache.load_listing(_key(catalog), Listing)
+
+
+def _key(catalog: Catalog) -> str | None:
+    return codecache.listing_key([path.absolute() for path in catalog.files().values()], data_dir("templates"))
+
+
+def _listing(catalog: Catalog, render: Callable[[str, Catalog], RenderedLesson]) -> Listing:
     from netlessons.params import rule_of
     from netlessons.tools import package_for
 
     rows, lessons, broken = {}, [], []
-    for lesson_id, path in files.items():
+    for lesson_id, path in catalog.files().items():
         try:
             lesson = catalog.get(lesson_id)
             rendered = render(lesson.id, catalog)

@@ -533,3 +533,20 @@ def test_a_catalog_with_a_broken_lesson_file_is_never_kept(tmp_path):
         assert result.returncode == 0 and "left out" in result.stderr and "half.toml" in result.stderr, result.stderr
         assert "netns-basics" in result.stdout
     assert not any(b'"listing":' in p.read_bytes() for p in cache_files(tmp_path / "cache"))
+
+
+def test_the_next_lesson_line_reads_the_kept_listing(tmp_path):
+    """A passed run names the next lesson from the rows a `list` kept (in teaching order), without reading the
+    parsed entry of every lesson file; with no listing kept, it still names it."""
+    folder = tmp_path / "cache"
+    env = {"NETLESSONS_CACHE_DIR": str(folder)}
+    first = netlessons("run", "netns-basics", env=env)
+    assert first.returncode == 0 and "Next lesson: veth-pair" in first.stdout, first.stdout + first.stderr
+    assert netlessons("list", env=env).returncode == 0
+    for path in cache_files(folder):
+        os.utime(path, (0, 0))
+    again = netlessons("run", "netns-basics", env=env)
+    assert again.returncode == 0 and again.stdout.rstrip().splitlines()[-1] == first.stdout.rstrip().splitlines()[-1]
+    read = [p for p in cache_files(folder) if p.stat().st_mtime > 0]
+    assert listing_entry(folder) in read
+    assert len(read) == 3, read  # the listing, and netns-basics parsed and rendered
