@@ -41,10 +41,14 @@ def problems_of(lesson_id: str) -> list[str]:
 
         by_name = {goal.name: goal for goal in wanted}
 
+        def problem_of(name: str) -> str:
+            """Why this goal fails ("" when it is met): graded alone, as a broken lab's other goals may each
+            wait out a time limit (forty requests to a Service that no longer answers)."""
+            verdict = goals.grade([by_name[name]], run)[0]
+            return "" if verdict.passed else verdict.problem or "not met"
+
         def still_fails(name: str) -> bool:
-            """Whether this goal fails: graded alone, as a broken lab's other goals may each wait out a time
-            limit (forty requests to a Service that no longer answers)."""
-            return not goals.grade([by_name[name]], run)[0].passed
+            return bool(problem_of(name))
 
         if failing():
             return [f"the built lab misses goals: {failing()}"]
@@ -78,8 +82,10 @@ def problems_of(lesson_id: str) -> list[str]:
                 done = run(command)
                 if done.status != 0:
                     return [f"incident {pair}: {command!r} fails: {done.output.strip()}"]
-            if still_fails(first.breaks) or still_fails(second.breaks):
-                return [f"incident {pair}: the fixes leave it broken"]
+            broken = [f"{name!r} ({problem})" for name in (first.breaks, second.breaks)
+                      if (problem := problem_of(name))]
+            if broken:
+                return [f"incident {pair}: the fixes leave it broken: {'; '.join(broken)}"]
         left = failing()
         return [f"after the incidents the lab misses goals: {left}"] if left else []
     finally:
